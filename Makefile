@@ -1,0 +1,59 @@
+# Every target sets itself up from nothing: it creates .venv and installs the pinned
+# requirements the first time (and again whenever requirements.txt or pyproject.toml change).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+.PHONY: help setup book test site-test lab execute bench student clean
+
+help:
+	@echo "make book       build the website into _build/html (warnings are errors)"
+	@echo "make test       lib unit, property and doc tests; nbval on every chapter notebook"
+	@echo "make site-test  browser test of the built website (run make book first)"
+	@echo "make lab        open the chapters in JupyterLab"
+	@echo "make execute    re-run every notebook in place so committed outputs are current"
+	@echo "make bench      widget and roofline speed, written to _build/bench.json"
+	@echo "make student    notebooks without solutions, in student/"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+site-test: $(STAMP)
+	@test -f _build/html/index.html || { echo "No built site: run 'make book' first."; exit 2; }
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || $(MAKE) chromium
+	$(BIN)/python -m pytest tests/site -p no:randomly -o addopts="" -q
+
+# Debian's Chromium, driven by the playwright package (no browser download).
+chromium:
+	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	else echo "Install Chromium first, e.g. 'sudo apt-get install chromium'"; exit 2; fi
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab chapters/
+
+execute: $(STAMP)
+	$(BIN)/python scripts/execute_notebooks.py chapters/*.ipynb
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+student: $(STAMP)
+	$(BIN)/python scripts/student_edition.py chapters student
+
+clean:
+	rm -rf _build student .pytest_cache

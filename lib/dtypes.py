@@ -1,0 +1,43 @@
+"""Number formats and their sizes.
+
+Introduced in chapters/03_roofline.ipynb (how precision moves both roofs).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from lib._validate import choice
+
+__all__ = ["BYTES_PER_ELEMENT", "bytes_per_element", "DTYPES"]
+
+#: Storage size of one element, in bytes. ``int4`` packs two values per byte.
+BYTES_PER_ELEMENT = MappingProxyType({
+    "fp32": 4.0,
+    "tf32": 4.0,  # stored as fp32; the tensor cores read 19 of its bits
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "int4": 0.5,
+})
+
+#: Every dtype name :mod:`lib` accepts.
+DTYPES = tuple(BYTES_PER_ELEMENT)
+
+
+def bytes_per_element(dtype: str) -> float:
+    """Bytes needed to store one element of ``dtype``.
+
+    Examples
+    --------
+    >>> bytes_per_element("bf16")
+    2.0
+    >>> bytes_per_element("int4")
+    0.5
+    >>> bytes_per_element("bfloat16")
+    Traceback (most recent call last):
+    ...
+    ValueError: dtype='bfloat16' is not known; did you mean 'bf16', 'fp16'? Accepted: fp32, tf32, bf16, fp16, fp8, int8, int4.
+    """
+    return BYTES_PER_ELEMENT[choice("dtype", dtype, DTYPES)]

@@ -1,0 +1,111 @@
+"""Immediate feedback on a numeric answer to one of the book's exercises.
+
+Each chapter registers its exercises in its own module (``lib.exercises.ch03`` ...);
+an answer is *computed by lib*, never typed in, so the check stays true when the
+catalog changes. In a notebook::
+
+    from lib import exercises
+    exercises.check("ch03.ridge-h100", 300)
+
+Introduced in chapters/01_memory_bound.ipynb.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lib._validate import choice, positive
+
+__all__ = ["Exercise", "Feedback", "register", "check", "answer", "ids"]
+
+#: Chapter modules whose exercises are registered on first use.
+CHAPTER_MODULES = ("ch01", "ch02", "ch03")
+
+_REGISTRY: dict[str, "Exercise"] = {}
+_LOADED = False
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One numeric answer: a hint, how lib computes it, how close counts, its unit."""
+
+    id: str
+    hint: str
+    compute: Callable[[], float]
+    rel_tol: float
+    unit: str
+    fmt: Callable[[float], str]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The verdict on an answer; shows as one line in a notebook."""
+
+    correct: bool
+    message: str
+
+    def __repr__(self) -> str:
+        return self.message
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+
+def register(id: str, hint: str, compute: Callable[[], float], rel_tol: float = 0.05,
+             unit: str = "", fmt: Callable[[float], str] | None = None) -> None:
+    """Add an exercise to the registry (called by the chapter modules at import)."""
+    if id in _REGISTRY:
+        raise ValueError(f"id={id!r} is registered twice.")
+    _REGISTRY[id] = Exercise(id, hint, compute, rel_tol, unit,
+                             fmt or (lambda x: f"{x:.4g}{' ' + unit if unit else ''}"))
+
+
+def _load() -> None:
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        for mod in CHAPTER_MODULES:
+            importlib.import_module(f"lib.exercises.{mod}")
+
+
+def ids() -> list[str]:
+    """Every registered exercise id."""
+    _load()
+    return sorted(_REGISTRY)
+
+
+def _get(id: str) -> Exercise:
+    _load()
+    return _REGISTRY[choice("exercise", id, sorted(_REGISTRY))]
+
+
+def answer(id: str) -> float:
+    """The answer lib computes for exercise ``id`` (for instructors and tests)."""
+    return float(_get(id).compute())
+
+
+def check(id: str, value: float) -> Feedback:
+    """Compare a student's ``value`` with lib's answer, within the exercise's tolerance.
+
+    Examples
+    --------
+    >>> check("ch03.ridge-h100", 300)
+    ✓ 300 is within 5% of the expected 295.3 FLOP/byte.
+    >>> check("ch03.ridge-h100", 590)
+    ✗ 590 is 100% too high; the expected answer is within 5% of 295.3 FLOP/byte. Hint: dense BF16 peak ÷ HBM bandwidth.
+    """
+    ex = _get(id)
+    v = float(positive("value", value, allow_zero=True))
+    expected = float(ex.compute())
+    ok = math.isclose(v, expected, rel_tol=ex.rel_tol)
+    shown = f"{v:.4g}"
+    if ok:
+        return Feedback(True, f"✓ {shown} is within {ex.rel_tol:.0%} of the expected {ex.fmt(expected)}.")
+    off = (v - expected) / expected
+    direction = "too high" if off > 0 else "too low"
+    hint = f" Hint: {ex.hint}" if ex.hint else ""
+    return Feedback(False, f"✗ {shown} is {abs(off):.0%} {direction}; the expected answer is "
+                           f"within {ex.rel_tol:.0%} of {ex.fmt(expected)}.{hint}")

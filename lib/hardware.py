@@ -1,0 +1,390 @@
+"""Accelerators: peak compute, memory bandwidth and capacity, each with its source.
+
+Every peak FLOP/s here is **dense**. NVIDIA's datasheets print Hopper, Ada and
+Blackwell tensor-core figures "with sparsity" (2:4 structured sparsity, twice the
+dense rate); those are recorded separately in ``sparse_peak_flops`` and never
+used by the roofline. A figure the vendor does not publish is absent rather than
+invented: asking for it raises a ``ValueError`` that says so.
+
+Bandwidths are decimal (1 TB/s = 10^12 byte/s) as vendors print them. Memory
+capacities are decimal bytes too (80 GB = 80 x 10^9 bytes) unless the vendor
+states binary units.
+
+Introduced in chapters/01_memory_bound.ipynb and chapters/02_compute_bound.ipynb.
+
+Examples
+--------
+>>> h100 = get("h100-sxm")
+>>> h100.peak("bf16") / 1e12
+989.4
+>>> round(h100.peak("bf16") / h100.memory_bandwidth)
+295
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from lib._validate import choice
+from lib.dtypes import DTYPES
+from lib.units import GB, KIB, MB, TB, TERA
+
+__all__ = ["Source", "MemoryLevel", "Device", "DEVICES", "get", "names"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a figure was read: the document, the table or sentence, and the date read."""
+
+    url: str
+    where: str
+    accessed: str
+    bibkey: str
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    """One level of a device's memory hierarchy, or a link off the chip.
+
+    ``capacity`` is in bytes for the whole device, ``bandwidth`` in byte/s for the
+    whole device (or per direction for a link, as ``note`` says), ``latency`` in
+    seconds. ``None`` means no primary source gives the figure.
+    """
+
+    name: str
+    capacity: float | None
+    bandwidth: float | None
+    latency: float | None
+    note: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Device:
+    """An accelerator as the roofline sees it.
+
+    Attributes
+    ----------
+    name : str
+        Catalog key, e.g. ``"h100-sxm"``.
+    label : str
+        Name for people, e.g. ``"NVIDIA H100 SXM5 80GB"``.
+    peak_flops : Mapping[str, float]
+        Dense peak FLOP/s (or OP/s for integers) by dtype, only for dtypes the
+        vendor publishes.
+    sparse_peak_flops : Mapping[str, float]
+        The datasheet's 2:4-sparse figures, for reference only.
+    memory_bandwidth : float
+        Peak main-memory bandwidth, byte/s.
+    memory_capacity : float
+        Main-memory capacity, bytes.
+    memory_type : str
+        HBM3, GDDR6, unified LPDDR5, ...
+    levels : tuple of MemoryLevel
+        The hierarchy from registers outward, where known.
+    source : Source
+        The primary source of the headline figures.
+    notes : str
+        Caveats a reader should know (accumulate precision, binary units, ...).
+    interconnect_bandwidth : float or None
+        GPU-to-GPU bandwidth per direction (NVLink), byte/s; ``None`` where the
+        catalog holds no such link. Used for tensor-parallel communication.
+    """
+
+    name: str
+    label: str
+    vendor: str
+    peak_flops: Mapping[str, float]
+    sparse_peak_flops: Mapping[str, float]
+    memory_bandwidth: float
+    memory_capacity: float
+    memory_type: str
+    source: Source
+    levels: tuple[MemoryLevel, ...] = ()
+    notes: str = ""
+    interconnect_bandwidth: float | None = field(default=None)
+
+    def peak(self, dtype: str) -> float:
+        """Dense peak FLOP/s for ``dtype``; a ``ValueError`` if the vendor publishes none.
+
+        Examples
+        --------
+        >>> get("a100-sxm-80gb").peak("bf16") / 1e12
+        312.0
+        >>> get("a100-sxm-80gb").peak("fp8")
+        Traceback (most recent call last):
+        ...
+        ValueError: dtype='fp8': NVIDIA publishes no fp8 peak for a100-sxm-80gb (the hardware has no fp8 tensor cores or the figure is not published). Published: fp32, tf32, bf16, fp16, int8.
+        """
+        key = choice("dtype", dtype, DTYPES)
+        if key not in self.peak_flops:
+            published = ", ".join(self.peak_flops) or "none"
+            raise ValueError(
+                f"dtype={dtype!r}: {self.vendor} publishes no {key} peak for {self.name} "
+                f"(the hardware has no {key} tensor cores or the figure is not published). "
+                f"Published: {published}."
+            )
+        return self.peak_flops[key]
+
+
+def _m(**kw: float) -> Mapping[str, float]:
+    return MappingProxyType({k: v * TERA for k, v in kw.items()})
+
+
+_READ = "2026-11-24"
+
+_A100 = Source(
+    "https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf",
+    "A100 datasheet, 'NVIDIA A100 Tensor Core GPU Specifications' table, SXM columns; sparse figures marked *",
+    _READ, "nvidia_a100_datasheet")
+_H100 = Source(
+    "https://resources.nvidia.com/en-us-tensor-core/nvidia-tensor-core-gpu-datasheet",
+    "H100 datasheet, 'Technical Specifications' table, H100 SXM and H100 PCIe columns; "
+    "footnote '* With sparsity' (dense = half)",
+    _READ, "nvidia_h100_datasheet")
+_H200 = Source(
+    "https://www.nvidia.com/en-us/data-center/h200/",
+    "H200 product page, 'Specifications' table, H200 SXM column; footnote '* With sparsity'",
+    _READ, "nvidia_h200_page")
+_B200 = Source(
+    "https://resources.nvidia.com/en-us-dgx-systems/dgx-b200-datasheet",
+    "DGX B200 datasheet: 8 GPUs, 1,440 GB total HBM3e, 64 TB/s HBM3e bandwidth, "
+    "72 PFLOPS FP8 training (sparse); per GPU = total / 8, dense = sparse / 2",
+    _READ, "nvidia_dgx_b200_datasheet")
+_L4 = Source(
+    "https://www.nvidia.com/en-us/data-center/l4/",
+    "L4 product page, 'Specifications' table; tensor figures marked '* With sparsity'",
+    _READ, "nvidia_l4_page")
+_L40S = Source(
+    "https://www.nvidia.com/en-us/data-center/l40s/",
+    "L40S product page, 'Specifications' table (dense | sparse* columns)",
+    _READ, "nvidia_l40s_page")
+_ADA = Source(
+    "https://images.nvidia.com/aem-dam/Solutions/geforce/ada/nvidia-ada-gpu-architecture.pdf",
+    "NVIDIA Ada GPU Architecture whitepaper, Appendix A, table 'GeForce RTX 4090' "
+    "(dense/sparse); FP16/BF16/FP8 with FP32 accumulate",
+    _READ, "nvidia_ada_whitepaper")
+_MI300X = Source(
+    "https://www.amd.com/content/dam/amd/en/documents/instinct-tech-docs/data-sheets/amd-instinct-mi300x-data-sheet.pdf",
+    "AMD Instinct MI300X data sheet, 'AI Performance' (dense; 'with sparsity' listed separately)",
+    _READ, "amd_mi300x_datasheet")
+_V5E = Source(
+    "https://cloud.google.com/tpu/docs/v5e",
+    "Cloud TPU v5e, 'Key chip specifications' table: 197 TFLOPs bf16, 393 TFLOPs int8, "
+    "16 GB HBM2 at 819 GBps",
+    _READ, "google_tpu_v5e")
+_V5P = Source(
+    "https://cloud.google.com/tpu/docs/v5p",
+    "Cloud TPU v5p, 'Key specifications' table: 459 TFLOPs bf16, 95 GB HBM2e at 2765 GBps; "
+    "int8 918 TOPS from Google's v5p launch post",
+    _READ, "google_tpu_v5p")
+_M2U = Source(
+    "https://www.apple.com/newsroom/2023/06/apple-introduces-m2-ultra/",
+    "Apple newsroom, 'Apple introduces M2 Ultra' (June 2023): 800 GB/s memory bandwidth, "
+    "up to 192 GB unified memory; no GPU FLOP/s figure given",
+    _READ, "apple_m2_ultra")
+_HOPPER_WP = Source(
+    "https://resources.nvidia.com/en-us-tensor-core/gtc22-whitepaper-hopper",
+    "NVIDIA H100 Tensor Core GPU Architecture whitepaper: 132 SMs (SXM5), 256 KB L1/shared "
+    "and 64K 32-bit registers per SM, 50 MB L2, NVLink 4 900 GB/s total, PCIe Gen5",
+    _READ, "nvidia_hopper_whitepaper")
+_AMPERE_WP = Source(
+    "https://images.nvidia.com/aem-dam/en-zz/Solutions/data-center/nvidia-ampere-architecture-whitepaper.pdf",
+    "NVIDIA A100 Tensor Core GPU Architecture whitepaper: 108 SMs, 192 KB L1/shared and "
+    "64K 32-bit registers per SM, 40 MB L2, NVLink 3 600 GB/s total, PCIe Gen4",
+    _READ, "nvidia_ampere_whitepaper")
+
+
+def _hopper_levels(hbm: MemoryLevel) -> tuple[MemoryLevel, ...]:
+    sms = 132
+    return (
+        MemoryLevel("registers", sms * 256 * KIB, None, None,
+                    "64K 32-bit registers = 256 KiB per SM, 132 SMs", _HOPPER_WP),
+        MemoryLevel("L1 / shared memory (SRAM)", sms * 256 * KIB, None, None,
+                    "256 KiB per SM, up to 228 KiB usable as shared memory", _HOPPER_WP),
+        MemoryLevel("L2 cache", 50 * MB, None, None, "50 MB, shared by all SMs", _HOPPER_WP),
+        hbm,
+        MemoryLevel("NVLink 4 (to another GPU)", None, 450 * GB, None,
+                    "900 GB/s total = 450 GB/s each direction", _HOPPER_WP),
+        MemoryLevel("PCIe Gen5 x16 (to the host)", None, 64 * GB, None,
+                    "128 GB/s total = 64 GB/s each direction", _HOPPER_WP),
+    )
+
+
+def _ampere_levels(hbm: MemoryLevel) -> tuple[MemoryLevel, ...]:
+    sms = 108
+    return (
+        MemoryLevel("registers", sms * 256 * KIB, None, None,
+                    "64K 32-bit registers = 256 KiB per SM, 108 SMs", _AMPERE_WP),
+        MemoryLevel("L1 / shared memory (SRAM)", sms * 192 * KIB, None, None,
+                    "192 KiB per SM, up to 164 KiB usable as shared memory", _AMPERE_WP),
+        MemoryLevel("L2 cache", 40 * MB, None, None, "40 MB, shared by all SMs", _AMPERE_WP),
+        hbm,
+        MemoryLevel("NVLink 3 (to another GPU)", None, 300 * GB, None,
+                    "600 GB/s total = 300 GB/s each direction", _AMPERE_WP),
+        MemoryLevel("PCIe Gen4 x16 (to the host)", None, 32 * GB, None,
+                    "64 GB/s total = 32 GB/s each direction", _AMPERE_WP),
+    )
+
+
+def _hbm(kind: str, capacity: float, bandwidth: float, source: Source) -> MemoryLevel:
+    return MemoryLevel(f"{kind} (main memory)", capacity, bandwidth, None, "datasheet peak", source)
+
+
+_DEVICES = [
+    Device(
+        "a100-sxm-40gb", "NVIDIA A100 SXM4 40GB", "NVIDIA",
+        _m(fp32=19.5, tf32=156, bf16=312, fp16=312, int8=624),
+        _m(tf32=312, bf16=624, fp16=624, int8=1248),
+        1555 * GB, 40 * GB, "HBM2", _A100,
+        _ampere_levels(_hbm("HBM2", 40 * GB, 1555 * GB, _A100)),
+        "Ampere tensor cores have no FP8. A100 datasheet figures are dense; sparse are marked *.",
+        300 * GB,
+    ),
+    Device(
+        "a100-sxm-80gb", "NVIDIA A100 SXM4 80GB", "NVIDIA",
+        _m(fp32=19.5, tf32=156, bf16=312, fp16=312, int8=624),
+        _m(tf32=312, bf16=624, fp16=624, int8=1248),
+        2039 * GB, 80 * GB, "HBM2e", _A100,
+        _ampere_levels(_hbm("HBM2e", 80 * GB, 2039 * GB, _A100)),
+        "Same compute as the 40 GB part; faster, larger HBM2e.",
+        300 * GB,
+    ),
+    Device(
+        "h100-sxm", "NVIDIA H100 SXM5 80GB", "NVIDIA",
+        _m(fp32=67, tf32=494.7, bf16=989.4, fp16=989.4, fp8=1978.9, int8=1978.9),
+        _m(tf32=989.4, bf16=1978.9, fp16=1978.9, fp8=3957.8, int8=3957.8),
+        3.35 * TB, 80 * GB, "HBM3", _H100,
+        _hopper_levels(_hbm("HBM3", 80 * GB, 3.35 * TB, _H100)),
+        "The datasheet's 1,979 TFLOPS BF16 is the 2:4-sparse figure; dense is half. "
+        "Early documents quoted 3.0 TB/s; the datasheet says 3.35 TB/s.",
+        450 * GB,
+    ),
+    Device(
+        "h100-pcie", "NVIDIA H100 PCIe 80GB", "NVIDIA",
+        _m(fp32=51, tf32=378, bf16=756, fp16=756, fp8=1513, int8=1513),
+        _m(tf32=756, bf16=1513, fp16=1513, fp8=3026, int8=3026),
+        2.0 * TB, 80 * GB, "HBM2e", _H100,
+        (),
+        "Fewer SMs and lower clocks than SXM; 350 W. Sparse figures halved for dense.",
+        300 * GB,
+    ),
+    Device(
+        "h200", "NVIDIA H200 SXM 141GB", "NVIDIA",
+        _m(fp32=67, tf32=494.7, bf16=989.4, fp16=989.4, fp8=1978.9, int8=1978.9),
+        _m(tf32=989.4, bf16=1978.9, fp16=1978.9, fp8=3957.8, int8=3957.8),
+        4.8 * TB, 141 * GB, "HBM3e", _H200,
+        _hopper_levels(_hbm("HBM3e", 141 * GB, 4.8 * TB, _H200)),
+        "Same Hopper compute as H100 SXM with more, faster memory: a lower ridge point.",
+        450 * GB,
+    ),
+    Device(
+        "b200", "NVIDIA B200 (HGX/DGX, 180GB)", "NVIDIA",
+        _m(fp32=75, tf32=1125, bf16=2250, fp16=2250, fp8=4500, int8=4500),
+        _m(tf32=2250, bf16=4500, fp16=4500, fp8=9000, int8=9000),
+        8 * TB, 180 * GB, "HBM3e", _B200,
+        (),
+        "Per-GPU figures are the 8-GPU system totals divided by 8. Blackwell also runs FP4 "
+        "(not in this catalog's dtypes). Later B200 parts ship 192 GB.",
+        900 * GB,
+    ),
+    Device(
+        "l4", "NVIDIA L4 24GB", "NVIDIA",
+        _m(fp32=30.3, tf32=60, bf16=121, fp16=121, fp8=242.5, int8=242.5),
+        _m(tf32=120, bf16=242, fp16=242, fp8=485, int8=485),
+        300 * GB, 24 * GB, "GDDR6", _L4,
+        (),
+        "A 72 W inference card: datasheet tensor figures are sparse; dense is half.",
+        None,
+    ),
+    Device(
+        "l40s", "NVIDIA L40S 48GB", "NVIDIA",
+        _m(fp32=91.6, tf32=183, bf16=362.05, fp16=362.05, fp8=733, int8=733),
+        _m(tf32=366, bf16=733, fp16=733, fp8=1466, int8=1466),
+        864 * GB, 48 * GB, "GDDR6", _L40S,
+        (),
+        "No NVLink; PCIe Gen4 only.",
+        None,
+    ),
+    Device(
+        "rtx-4090", "NVIDIA GeForce RTX 4090 24GB", "NVIDIA",
+        _m(fp32=82.6, tf32=82.6, bf16=165.2, fp16=165.2, fp8=330.3, int8=660.6),
+        _m(tf32=165.2, bf16=330.4, fp16=330.4, fp8=660.6, int8=1321.2),
+        1008 * GB, 24 * GB, "GDDR6X", _ADA,
+        (),
+        "GeForce tensor cores run FP16/BF16/FP8 at half rate with FP32 accumulate, the mode "
+        "frameworks use; with FP16 accumulate FP16 reaches 330.3 TFLOPS.",
+        None,
+    ),
+    Device(
+        "mi300x", "AMD Instinct MI300X 192GB", "AMD",
+        _m(fp32=163.4, tf32=653.7, bf16=1307.4, fp16=1307.4, fp8=2614.9, int8=2614.9),
+        _m(tf32=1307.4, bf16=2614.9, fp16=2614.9, fp8=5229.8, int8=5229.8),
+        5.3 * TB, 192 * GB, "HBM3", _MI300X,
+        (),
+        "Measured BF16 matmul reaches about half of this peak (stas00/ml-engineering).",
+        None,
+    ),
+    Device(
+        "tpu-v5e", "Google Cloud TPU v5e", "Google",
+        _m(bf16=197, int8=393),
+        _m(),
+        819 * GB, 16 * GB, "HBM2", _V5E,
+        (),
+        "TPUs have no sparse tensor-core mode. Earlier versions of Google's page gave "
+        "16 GiB and 394 int8 TOPS; some third-party tables wrongly give 1.6 TB/s.",
+        None,
+    ),
+    Device(
+        "tpu-v5p", "Google Cloud TPU v5p", "Google",
+        _m(bf16=459, int8=918),
+        _m(),
+        2765 * GB, 95 * GB, "HBM2e", _V5P,
+        (),
+        "Some third-party tables wrongly give 4.8 TB/s; Google says 2,765 GB/s.",
+        None,
+    ),
+    Device(
+        "m2-ultra", "Apple M2 Ultra (192GB)", "Apple",
+        _m(),
+        _m(),
+        800 * GB, 192 * GB, "unified LPDDR5", _M2U,
+        (),
+        "Apple publishes no GPU FLOP/s figure for M2 Ultra (only a 31.6 trillion op/s Neural "
+        "Engine figure of unstated precision), so this catalog holds none: its bandwidth "
+        "roof is known, its compute roof is not.",
+        None,
+    ),
+]
+
+#: Every device, by catalog name.
+DEVICES: Mapping[str, Device] = MappingProxyType({d.name: d for d in _DEVICES})
+
+
+def names() -> list[str]:
+    """Catalog names, in catalog order.
+
+    Examples
+    --------
+    >>> names()[:3]
+    ['a100-sxm-40gb', 'a100-sxm-80gb', 'h100-sxm']
+    """
+    return list(DEVICES)
+
+
+def get(name: str) -> Device:
+    """Look a device up by catalog name (case-insensitive).
+
+    Examples
+    --------
+    >>> get("H200").memory_capacity / 1e9
+    141.0
+    >>> get("h100")
+    Traceback (most recent call last):
+    ...
+    ValueError: device='h100' is not known; did you mean 'h100-sxm', 'h100-pcie', 'h200'? Accepted: a100-sxm-40gb, a100-sxm-80gb, h100-sxm, h100-pcie, h200, b200, l4, l40s, rtx-4090, mi300x, tpu-v5e, tpu-v5p, m2-ultra.
+    """
+    return DEVICES[choice("device", name, DEVICES)]
+

@@ -1,0 +1,246 @@
+"""Explorers: one figure, a few controls, a callback that calls :mod:`lib`.
+
+An :class:`Explorer` builds its matplotlib figure and artists once. Moving a
+control calls :meth:`Explorer.update`, which asks :mod:`lib` for the new numbers
+and updates the existing artists; the figure is then rendered to PNG (Agg).
+Axes, ticks and labels do not change between updates, so they are drawn once
+and kept as a background; only the artists a subclass marks with
+:meth:`Explorer.dynamic` are redrawn (blitting). Keep axis limits fixed, or call
+:meth:`Explorer.invalidate` after changing anything that is not dynamic.
+The same object serves two audiences:
+
+* in JupyterLab, :meth:`Explorer.live` returns ipywidgets controls and an
+  image that the callback refreshes;
+* on the static website, where no Python runs, :func:`render_static` renders the
+  figure for every combination of the controls marked ``static`` at build time,
+  and ``_static/explorer.js`` shows those frames behind the same controls.
+
+Each chapter's explorer lives in its own module below this package and is
+registered, by import path, in :data:`REGISTRY`.
+
+Introduced in chapters/03_roofline.ipynb.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import itertools
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+from lib._validate import choice
+
+__all__ = ["Control", "Explorer", "REGISTRY", "get", "render_static"]
+
+#: Explorer name -> "module:Class". One line per chapter's explorer.
+REGISTRY: dict[str, str] = {
+    "roofline": "lib.widgets.roofline:RooflineExplorer",
+}
+
+DPI = 80
+
+
+@dataclass(frozen=True)
+class Control:
+    """A control with a fixed list of options.
+
+    Parameters
+    ----------
+    name : str
+        Keyword passed to :meth:`Explorer.update`.
+    label : str
+        What the reader sees beside the control.
+    options : sequence of (label, value)
+        Discrete choices; a slider steps through them in order.
+    default : int
+        Index of the default option.
+    kind : {"slider", "dropdown"}
+    static : bool
+        Whether the static website pre-renders every option of this control
+        (others stay at their default there). Keep the product of static option
+        counts small: each combination is one image.
+    """
+
+    name: str
+    label: str
+    options: tuple[tuple[str, Any], ...]
+    default: int = 0
+    kind: str = "slider"
+    static: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.options:
+            raise ValueError(f"options=() for control {self.name!r} must not be empty.")
+        if not 0 <= self.default < len(self.options):
+            raise ValueError(
+                f"default={self.default} for control {self.name!r} must index its "
+                f"{len(self.options)} options.")
+        choice("kind", self.kind, ["slider", "dropdown"])
+
+    @property
+    def values(self) -> list[Any]:
+        return [v for _, v in self.options]
+
+    @property
+    def labels(self) -> list[str]:
+        return [lab for lab, _ in self.options]
+
+
+class Explorer:
+    """Base class: subclasses set ``name``, ``title``, ``controls`` and implement
+    :meth:`setup` and :meth:`update`."""
+
+    name: str = ""
+    title: str = ""
+    controls: Sequence[Control] = ()
+    figsize: tuple[float, float] = (7.5, 4.4)
+
+    def __init__(self) -> None:
+        self.fig = Figure(figsize=self.figsize, dpi=DPI, layout="constrained")
+        FigureCanvasAgg(self.fig)
+        self._dynamic: list[Artist] = []
+        self._background = None
+        self.values: dict[str, Any] = {c.name: c.values[c.default] for c in self.controls}
+        self.setup(self.fig)
+        self.update(**self.values)
+
+    def dynamic(self, *artists: Artist) -> Artist:
+        """Mark artists that :meth:`update` changes; they are redrawn on every render.
+
+        Returns the first artist, so ``self.line = self.dynamic(ax.plot(...)[0])`` reads well.
+        """
+        for a in artists:
+            a.set_animated(True)
+            self._dynamic.append(a)
+        return artists[0]
+
+    def invalidate(self) -> None:
+        """Redraw the static background on the next render (after changing limits, titles...)."""
+        self._background = None
+
+    # -- to implement -------------------------------------------------------------
+    def setup(self, fig: Figure) -> None:  # pragma: no cover - abstract
+        """Create axes and artists once."""
+        raise NotImplementedError
+
+    def update(self, **values: Any) -> None:  # pragma: no cover - abstract
+        """Recompute with :mod:`lib` for ``values`` and update the artists in place."""
+        raise NotImplementedError
+
+    # -- shared machinery ---------------------------------------------------------
+    def set(self, **changes: Any) -> None:
+        """Change some controls' values and update the figure.
+
+        Raises ``ValueError`` for an unknown control or a value not among its options.
+        """
+        by_name = {c.name: c for c in self.controls}
+        for key, value in changes.items():
+            control = by_name.get(key)
+            if control is None:
+                choice("control", key, list(by_name))
+            elif value not in control.values:
+                raise ValueError(f"{key}={value!r} is not an option; accepted: "
+                                 f"{', '.join(map(repr, control.values))}.")
+        self.values.update(changes)
+        self.update(**self.values)
+
+    def render_png(self, quantize: bool = False) -> bytes:
+        """The figure as PNG bytes; ``quantize`` shrinks it to a 64-colour palette."""
+        canvas = self.fig.canvas
+        if self._background is None:
+            canvas.draw()  # lays the figure out once, without the dynamic artists
+            self.fig.set_layout_engine("none")
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+        else:
+            canvas.restore_region(self._background)
+        for artist in self._dynamic:
+            self.fig.draw_artist(artist)
+        width, height = canvas.get_width_height()
+        image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        image = image.convert("RGB")
+        out = io.BytesIO()
+        if quantize:
+            image.quantize(colors=64).save(out, format="PNG", optimize=True)
+        else:
+            image.save(out, format="PNG", compress_level=1)
+        return out.getvalue()
+
+    def live(self):
+        """Controls and the figure as ipywidgets, for JupyterLab."""
+        import ipywidgets as w
+
+        image = w.Image(value=self.render_png(), format="png")
+        widgets = []
+        for c in self.controls:
+            cls = w.SelectionSlider if c.kind == "slider" else w.Dropdown
+            widget = cls(options=list(zip(c.labels, range(len(c.options)))), value=c.default,
+                         description=c.label, style={"description_width": "initial"},
+                         layout=w.Layout(width="460px"),
+                         **({"continuous_update": False} if c.kind == "slider" else {}))
+
+            def on_change(change, control=c):
+                self.set(**{control.name: control.values[change["new"]]})
+                image.value = self.render_png()
+
+            widget.observe(on_change, names="value")
+            widgets.append(widget)
+        return w.VBox([*widgets, image])
+
+    def static_states(self) -> Iterator[tuple[tuple[int, ...], dict[str, Any]]]:
+        """Every combination of the static controls' options (others at default)."""
+        static = [c for c in self.controls if c.static]
+        for idx in itertools.product(*(range(len(c.options)) for c in static)):
+            values = {c.name: c.values[c.default] for c in self.controls}
+            values.update({c.name: c.values[i] for c, i in zip(static, idx)})
+            yield idx, values
+
+
+def get(name: str) -> Explorer:
+    """Instantiate the registered explorer ``name``.
+
+    Examples
+    --------
+    >>> get("roofline").name
+    'roofline'
+    """
+    module, cls = REGISTRY[choice("explorer", name, REGISTRY)].split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+def render_static(name: str, outdir: Path) -> int:
+    """Write ``name``'s pre-rendered frames and ``manifest.js`` under ``outdir/name``.
+
+    The manifest lists the static controls and their option labels; frame files are
+    named by option indices (``f_2_0.png``). Returns the number of frames written.
+    """
+    explorer = get(name)
+    target = Path(outdir) / name
+    target.mkdir(parents=True, exist_ok=True)
+    frames = {}
+    for idx, values in explorer.static_states():
+        explorer.set(**values)
+        fname = "f_" + "_".join(map(str, idx)) + ".png"
+        (target / fname).write_bytes(explorer.render_png(quantize=True))
+        frames["_".join(map(str, idx))] = fname
+    static = [c for c in explorer.controls if c.static]
+    manifest = {
+        "name": name,
+        "title": explorer.title,
+        "controls": [{"name": c.name, "label": c.label, "kind": c.kind,
+                      "options": c.labels, "default": c.default} for c in static],
+        "fixed": [{"label": c.label, "value": c.labels[c.default]}
+                  for c in explorer.controls if not c.static],
+        "frames": frames,
+    }
+    (target / "manifest.js").write_text(
+        "window.libExplorer && window.libExplorer.register(" + json.dumps(manifest) + ");\n")
+    return len(frames)
