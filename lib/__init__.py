@@ -3,6 +3,7 @@
 Modules, in the one direction their imports flow:
 
 ``units``, ``dtypes`` -> ``hardware`` -> ``roofline``, ``kernels`` -> ``plotting`` -> ``widgets``
+(``kernels`` -> ``models`` -> ``inference`` -> ``cli``, the ``python -m lib`` calculator)
 
 Import what you need explicitly, e.g. ``from lib import hardware, roofline``.
 """

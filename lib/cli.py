@@ -1,0 +1,392 @@
+"""The calculator: ``python -m lib``, a command line over the same functions the chapters call.
+
+::
+
+    python -m lib list {models,hardware} [--json]
+    python -m lib show model NAME_OR_CONFIG_JSON [--kv-dtype D] [--json]
+    python -m lib show hardware NAME [--json]
+    python -m lib estimate --model NAME_OR_CONFIG_JSON --hardware NAME --phase {prefill,decode}
+        --batch B (--prompt-len P | --context C) [--weight-dtype D] [--kv-dtype D] [--tp N]
+        [--compute-dtype D] [--unfused-attention] [--json]
+
+Without ``--json`` the output is an aligned table formatted with :mod:`lib.units`;
+with ``--json`` it is one JSON object (or, for ``list``, one array). Bad input
+prints one line on stderr naming the flag, the value and what is accepted, and
+exits with status 2. A configuration that does not fit in memory is still
+estimated, with a warning on stderr.
+
+The arithmetic lives in :mod:`lib.models` and :mod:`lib.inference`; this module
+only parses, calls them and prints.
+
+Introduced in chapters/07_mental_model.ipynb.
+
+Examples
+--------
+>>> main(["show", "model", "llama-2-7b", "--json"])  # doctest: +ELLIPSIS
+{
+  "name": "llama-2-7b",
+  ...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Callable
+
+from lib import hardware, inference, models, roofline
+from lib._validate import choice
+from lib.dtypes import DTYPES
+from lib.units import fmt_bandwidth, fmt_bytes, fmt_count, fmt_flop_rate, fmt_intensity
+
+__all__ = ["main", "build_parser", "resolve_model"]
+
+PROG = "python -m lib"
+
+
+class CliError(Exception):
+    """Bad input: the message is printed as one line and the exit status is 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{self.prog}: error: {message}")
+
+
+def _whole(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number (expected an integer >= {minimum})") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} must be >= {minimum}")
+        return value
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (byte/s, e.g. 450e9)") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
+    return value
+
+
+def _dtype(param: str, options: Sequence[str]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        try:
+            return choice(param, text, options)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m lib`` (errors raise :class:`CliError`).
+
+    Introduced in chapters/07_mental_model.ipynb.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["list", "models"]).what
+    'models'
+    """
+    p = _Parser(prog=PROG, description="Roofline calculator for LLM inference: models, "
+                "hardware, and what a prefill or a decode step costs.")
+    sub = p.add_subparsers(dest="command", metavar="{list,show,estimate}", required=True)
+
+    ls = sub.add_parser("list", help="list the catalog's models or hardware")
+    ls.add_argument("what", choices=("models", "hardware"))
+    ls.add_argument("--json", action="store_true", help="print a JSON array")
+
+    sh = sub.add_parser("show", help="one model or device in detail")
+    sh.add_argument("what", choices=("model", "hardware"))
+    sh.add_argument("name", help="catalog name (or, for a model, a config.json path)")
+    sh.add_argument("--kv-dtype", type=_dtype("kv_dtype", inference.KV_DTYPES), default=None,
+                    help="KV-cache precision for kv_bytes_per_token (model only; default bf16)")
+    sh.add_argument("--json", action="store_true", help="print one JSON object")
+
+    es = sub.add_parser("estimate", help="roofline estimate of a prefill or one decode step")
+    es.add_argument("--model", required=True,
+                    help="catalog name, or a Hugging Face config.json (file or folder)")
+    es.add_argument("--hardware", required=True, help="catalog device name")
+    es.add_argument("--phase", required=True, choices=("prefill", "decode"))
+    es.add_argument("--batch", required=True, type=_whole(1), help="sequences (>= 1)")
+    es.add_argument("--prompt-len", type=_whole(1), default=None,
+                    help="prefill: prompt tokens per sequence (>= 1)")
+    es.add_argument("--context", type=_whole(0), default=None,
+                    help="decode: tokens already cached per sequence (>= 0)")
+    es.add_argument("--weight-dtype", type=_dtype("weight_dtype", inference.WEIGHT_DTYPES),
+                    default="bf16", help="one of " + ", ".join(inference.WEIGHT_DTYPES))
+    es.add_argument("--kv-dtype", type=_dtype("kv_dtype", inference.KV_DTYPES),
+                    default="bf16", help="one of " + ", ".join(inference.KV_DTYPES))
+    es.add_argument("--compute-dtype", type=_dtype("compute_dtype", DTYPES),
+                    default=None, help="override the matmul precision (default: by the "
+                    "weight dtype and the device)")
+    es.add_argument("--tp", type=_whole(1), default=1, help="tensor-parallel devices (>= 1)")
+    es.add_argument("--link-bandwidth", type=_positive_float, default=None,
+                    help="device-to-device bandwidth per direction, byte/s, for --tp > 1 "
+                    "(default: the device's NVLink figure)")
+    es.add_argument("--unfused-attention", action="store_true",
+                    help="score matrix through main memory (no FlashAttention)")
+    es.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def resolve_model(text: str) -> models.ModelConfig:
+    """A catalog model by name, or a model read from a ``config.json`` path (file or folder).
+
+    Introduced in chapters/07_mental_model.ipynb.
+
+    Examples
+    --------
+    >>> resolve_model("gpt2").n_layers
+    12
+    """
+    looks_like_path = text.endswith(".json") or "/" in text or "\\" in text or Path(text).exists()
+    if looks_like_path:
+        return models.from_hf_config(text)
+    try:
+        return models.get(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc} Or give the path of a Hugging Face config.json.") from None
+
+
+# --- output helpers -----------------------------------------------------------------------
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    """Columns aligned: the first ``left`` to the left (names), the rest to the right (numbers)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(r: Sequence[str]) -> str:
+        return "  ".join(str(x).ljust(w) if i < left else str(x).rjust(w)
+                         for i, (x, w) in enumerate(zip(r, widths))).rstrip()
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, allow_nan=False)
+
+
+def _model_dict(m: models.ModelConfig, kv_dtype: str) -> dict[str, Any]:
+    return {
+        "name": m.name, "label": m.label,
+        "params_total": m.params_total, "params_active": m.params_active,
+        "kv_bytes_per_token": m.kv_bytes_per_token(kv_dtype), "kv_dtype": kv_dtype,
+        "n_layers": m.n_layers, "d_model": m.d_model, "n_heads": m.n_heads,
+        "n_kv_heads": m.n_kv_heads, "head_dim": m.head_dim, "d_ff": m.d_ff,
+        "vocab_size": m.vocab_size, "n_experts": m.n_experts, "top_k": m.top_k,
+        "gated_mlp": m.gated_mlp, "tied_embeddings": m.tied_embeddings, "norm": m.norm,
+        "positional": m.positional, "max_context": m.max_context,
+        "sliding_window": m.sliding_window, "params_breakdown": m.params_breakdown(),
+        "source": m.to_dict()["source"], "paper": m.paper,
+    }
+
+
+def _hardware_dict(d: hardware.Device) -> dict[str, Any]:
+    return {
+        "name": d.name, "label": d.label, "vendor": d.vendor,
+        "peak_flops": dict(d.peak_flops), "memory_bandwidth": d.memory_bandwidth,
+        "memory_capacity": d.memory_capacity, "memory_type": d.memory_type,
+        "interconnect_bandwidth": d.interconnect_bandwidth,
+        "source": {"url": d.source.url, "where": d.source.where,
+                   "accessed": d.source.accessed, "bibkey": d.source.bibkey},
+        "notes": d.notes,
+    }
+
+
+def _peak_text(d: hardware.Device, dtype: str) -> str:
+    return fmt_flop_rate(d.peak_flops[dtype]) if dtype in d.peak_flops else "not published"
+
+
+# --- commands -----------------------------------------------------------------------------
+
+def _list(args: argparse.Namespace, out: Any) -> None:
+    if args.what == "models":
+        ms = [models.get(n) for n in models.names()]
+        if args.json:
+            print(_json([_model_dict(m, "bf16") for m in ms]), file=out)
+            return
+        rows = [(m.name, m.label, fmt_count(m.params_total, 4), fmt_count(m.params_active, 4),
+                 fmt_bytes(m.kv_bytes_per_token("bf16"), binary=True), str(m.n_layers),
+                 str(m.d_model), f"{m.n_heads}/{m.n_kv_heads}", str(m.head_dim), str(m.d_ff),
+                 str(m.vocab_size), f"{m.n_experts}/{m.top_k}" if m.is_moe else "dense",
+                 str(m.max_context)) for m in ms]
+        print(_table(("model", "label", "params", "active", "KV/token (bf16)", "layers",
+                      "d_model", "heads/kv", "head_dim", "d_ff", "vocab", "experts",
+                      "context"), rows, left=2), file=out)
+    else:
+        ds = [hardware.get(n) for n in hardware.names()]
+        if args.json:
+            print(_json([_hardware_dict(d) for d in ds]), file=out)
+            return
+        rows = []
+        for d in ds:
+            ridge = (fmt_intensity(roofline.ridge_point(d.peak("bf16"), d.memory_bandwidth))
+                     if "bf16" in d.peak_flops else "-")
+            rows.append((d.name, d.label, _peak_text(d, "bf16"), _peak_text(d, "fp8"),
+                         fmt_bandwidth(d.memory_bandwidth), fmt_bytes(d.memory_capacity),
+                         ridge))
+        print(_table(("device", "label", "bf16 dense", "fp8 dense", "bandwidth", "memory",
+                      "ridge (bf16)"), rows, left=2), file=out)
+
+
+def _show(args: argparse.Namespace, out: Any) -> None:
+    if args.what == "hardware":
+        if args.kv_dtype is not None:
+            raise CliError(f"{PROG} show: error: --kv-dtype applies to 'show model' only.")
+        d = _flagged("show", "hardware", args.name, hardware.get)
+        if args.json:
+            print(_json(_hardware_dict(d)), file=out)
+            return
+        rows = [(dt, fmt_flop_rate(v)) for dt, v in d.peak_flops.items()]
+        lines = [f"{d.name}: {d.label} ({d.vendor})",
+                 f"memory: {fmt_bytes(d.memory_capacity)} {d.memory_type} at "
+                 f"{fmt_bandwidth(d.memory_bandwidth)}",
+                 "interconnect: " + (fmt_bandwidth(d.interconnect_bandwidth) + " per direction"
+                                     if d.interconnect_bandwidth else "none in the catalog"),
+                 "", _table(("dtype", "dense peak"), rows) if rows else
+                 "dense peaks: none published", "",
+                 f"source: {d.source.url} ({d.source.where}; read {d.source.accessed})"]
+        if d.notes:
+            lines.append(f"notes: {d.notes}")
+        print("\n".join(lines), file=out)
+        return
+    kv = args.kv_dtype or "bf16"
+    m = _flagged("show", "model", args.name, resolve_model)
+    if args.json:
+        print(_json(_model_dict(m, kv)), file=out)
+        return
+    br = m.params_breakdown()
+    rows = [(k, fmt_count(v, 4), f"{100 * v / m.params_total:.1f}%") for k, v in br.items()]
+    lines = [
+        f"{m.name}: {m.label}",
+        f"parameters: {fmt_count(m.params_total, 4)} total, {fmt_count(m.params_active, 4)} "
+        f"active per token",
+        f"KV cache: {fmt_bytes(m.kv_bytes_per_token(kv), binary=True)} per token at {kv} "
+        f"(2 x {m.n_layers} layers x {m.n_kv_heads} KV heads x {m.head_dim} head_dim)",
+        f"shape: {m.n_layers} layers, d_model {m.d_model}, {m.n_heads} heads "
+        f"({m.n_kv_heads} KV), head_dim {m.head_dim}, d_ff {m.d_ff} "
+        f"({'gated' if m.gated_mlp else 'plain'} MLP), vocab {m.vocab_size}"
+        + (f", {m.n_experts} experts top-{m.top_k}" if m.is_moe else ""),
+        f"context: {m.max_context} tokens"
+        + (f", sliding window {m.sliding_window}" if m.sliding_window else ""),
+        "", _table(("component", "params", "share"), rows), "",
+        f"source: {m.source.url}" if m.source else "source: -",
+    ]
+    print("\n".join(lines), file=out)
+
+
+def _flagged(command: str, what: str, value: str, fn: Callable[[str], Any]) -> Any:
+    """``fn(value)``, turning a ValueError into a one-line error that names the argument."""
+    try:
+        return fn(value)
+    except ValueError as exc:
+        arg = what if command == "show" else "--" + what
+        raise CliError(f"{PROG} {command}: error: {arg} {value!r}: {exc}") from None
+
+
+def _estimate(args: argparse.Namespace, out: Any, err: Any) -> None:
+    where = f"{PROG} estimate: error:"
+    if args.phase == "prefill":
+        if args.context is not None:
+            raise CliError(f"{where} --context applies to --phase decode; prefill takes "
+                           f"--prompt-len P (prompt tokens per sequence).")
+        if args.prompt_len is None:
+            raise CliError(f"{where} --phase prefill needs --prompt-len P (prompt tokens per "
+                           f"sequence, >= 1).")
+    else:
+        if args.prompt_len is not None:
+            raise CliError(f"{where} --prompt-len applies to --phase prefill; decode takes "
+                           f"--context C (tokens already cached per sequence, >= 0).")
+        if args.context is None:
+            raise CliError(f"{where} --phase decode needs --context C (tokens already cached "
+                           f"per sequence, >= 0).")
+    m = _flagged("estimate", "model", args.model, resolve_model)
+    d = _flagged("estimate", "hardware", args.hardware, hardware.get)
+    try:
+        inference.kv_heads_per_device(m, args.tp)
+    except ValueError as exc:
+        raise CliError(f"{where} --tp {args.tp}: {exc}") from None
+    if args.tp > 1 and d.interconnect_bandwidth is None and args.link_bandwidth is None:
+        raise CliError(f"{where} --tp {args.tp}: the catalog holds no device-to-device link "
+                       f"for {d.name}; give --link-bandwidth (byte/s per direction, e.g. "
+                       f"32e9 for PCIe Gen4 x16).")
+    cd = args.compute_dtype or inference.compute_dtype_for(args.weight_dtype, d)
+    for dt, flag in ((cd, "--compute-dtype" if args.compute_dtype else "--weight-dtype"),
+                     (inference.activation_dtype_for(args.weight_dtype), "--weight-dtype")):
+        if dt not in d.peak_flops:
+            published = ", ".join(d.peak_flops) or "none"
+            raise CliError(f"{where} --hardware {d.name}: {d.vendor} publishes no {dt} peak "
+                           f"for it, which {flag} {getattr(args, flag[2:].replace('-', '_'))} "
+                           f"needs; published peaks: {published}.")
+    kw = dict(weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype, tp=args.tp,
+              compute_dtype=args.compute_dtype, fused_attention=not args.unfused_attention,
+              link_bandwidth=args.link_bandwidth)
+    try:
+        if args.phase == "prefill":
+            est = inference.prefill(m, d, args.batch, args.prompt_len, **kw)
+        else:
+            est = inference.decode(m, d, args.batch, args.context, **kw)
+    except ValueError as exc:
+        raise CliError(f"{where} {exc}") from None
+
+    tokens = int(est.cached + est.new_tokens)
+    if tokens > m.max_context:
+        print(f"warning: {tokens} tokens per sequence exceeds {m.name}'s max context of "
+              f"{m.max_context}; estimating anyway.", file=err)
+    if not est.fits:
+        print(f"warning: {m.name} with batch {args.batch} at {tokens} tokens needs "
+              f"{fmt_bytes(est.memory_required)} per device (weights {args.weight_dtype}, "
+              f"KV {args.kv_dtype}, tp {args.tp}) but {d.name} has "
+              f"{fmt_bytes(d.memory_capacity)}; estimating anyway.", file=err)
+    if args.json:
+        print(_json(est.to_dict()), file=out)
+    else:
+        print(inference.format_estimate(est), file=out)
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: Any = None, stderr: Any = None) -> int:
+    """Run the calculator with ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    0 on success, 2 on bad input (one line on stderr, no traceback).
+
+    Introduced in chapters/07_mental_model.ipynb.
+
+    Examples
+    --------
+    >>> main(["estimate", "--model", "gpt2", "--hardware", "h100", "--phase", "decode",
+    ...       "--batch", "1", "--context", "0"], stderr=sys.stdout)
+    python -m lib estimate: error: --hardware 'h100': device='h100' is not known; did you mean 'h100-sxm', 'h100-pcie', 'h200'? Accepted: a100-sxm-40gb, a100-sxm-80gb, h100-sxm, h100-pcie, h200, b200, l4, l40s, rtx-4090, mi300x, tpu-v5e, tpu-v5p, m2-ultra.
+    2
+    """
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        if args.command == "list":
+            _list(args, out)
+        elif args.command == "show":
+            _show(args, out)
+        else:
+            _estimate(args, out, err)
+    except CliError as exc:
+        print(" ".join(str(exc).split()), file=err)
+        return 2
+    except SystemExit as exc:      # --help
+        return int(exc.code or 0)
+    except BrokenPipeError:        # e.g. `python -m lib list models | head -3`
+        if out is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return 0
