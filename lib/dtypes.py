@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 from lib._validate import choice
 
-__all__ = ["BYTES_PER_ELEMENT", "bytes_per_element", "DTYPES"]
+__all__ = ["BYTES_PER_ELEMENT", "bytes_per_element", "DTYPES", "INTEGER_DTYPES", "is_integer"]
 
 #: Storage size of one element, in bytes. ``int4`` packs two values per byte.
 BYTES_PER_ELEMENT = MappingProxyType({
@@ -24,6 +24,11 @@ BYTES_PER_ELEMENT = MappingProxyType({
 
 #: Every dtype name :mod:`lib` accepts.
 DTYPES = tuple(BYTES_PER_ELEMENT)
+
+#: Integer formats: vendors quote their peaks in TOPS (tera-operations per second),
+#: not TFLOPS, because the operations are not floating-point. One multiply-add
+#: still counts as two operations.
+INTEGER_DTYPES = ("int8", "int4")
 
 
 def bytes_per_element(dtype: str) -> float:
@@ -41,3 +46,16 @@ def bytes_per_element(dtype: str) -> float:
     ValueError: dtype='bfloat16' is not known; did you mean 'bf16', 'fp16'? Accepted: fp32, tf32, bf16, fp16, fp8, int8, int4.
     """
     return BYTES_PER_ELEMENT[choice("dtype", dtype, DTYPES)]
+
+
+def is_integer(dtype: str) -> bool:
+    """Whether ``dtype`` is an integer format (its peak is quoted in OP/s, not FLOP/s).
+
+    Introduced in chapters/03_roofline.ipynb (the conventions box).
+
+    Examples
+    --------
+    >>> is_integer("int8"), is_integer("fp8")
+    (True, False)
+    """
+    return choice("dtype", dtype, DTYPES) in INTEGER_DTYPES

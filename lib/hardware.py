@@ -50,7 +50,14 @@ class MemoryLevel:
 
     ``capacity`` is in bytes for the whole device, ``bandwidth`` in byte/s for the
     whole device (or per direction for a link, as ``note`` says), ``latency`` in
-    seconds. ``None`` means no primary source gives the figure.
+    seconds. ``None`` means no citable source gives the figure.
+
+    ``note`` says, figure by figure, whether it is a datasheet figure, a peak
+    derived from datasheet quantities (bytes per clock x units x clock), or a
+    microbenchmark measurement, and for a latency measured in clock cycles, the
+    clock used to convert it to seconds. ``source`` is where the level (and its
+    capacity) is documented; ``bandwidth_source`` and ``latency_source`` name a
+    different document where the bandwidth or latency comes from one.
     """
 
     name: str
@@ -59,6 +66,19 @@ class MemoryLevel:
     latency: float | None
     note: str
     source: Source
+    bandwidth_source: Source | None = None
+    latency_source: Source | None = None
+
+    def sources(self) -> tuple[Source, ...]:
+        """Every document this level's figures come from, without repeats.
+
+        Examples
+        --------
+        >>> [s.bibkey for s in get("a100-sxm-80gb").levels[3].sources()]   # HBM2e
+        ['nvidia_a100_datasheet', 'ernst_gpu_benches']
+        """
+        found = [self.source, self.bandwidth_source, self.latency_source]
+        return tuple(dict.fromkeys(s for s in found if s is not None))
 
 
 @dataclass(frozen=True)
@@ -197,35 +217,137 @@ _AMPERE_WP = Source(
     _READ, "nvidia_ampere_whitepaper")
 
 
-def _hopper_levels(hbm: MemoryLevel) -> tuple[MemoryLevel, ...]:
-    sms = 132
+#: Shared memory serves 32 banks x 32 bits = 128 bytes per clock to each SM (CUDA guide).
+_SMEM_BYTES_PER_CLOCK_PER_SM = 32 * 4
+
+_CUDA_GUIDE = Source(
+    "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#shared-memory-5-x",
+    "CUDA C++ Programming Guide, 'Compute Capabilities', Shared Memory for 5.x (which 8.x and "
+    "9.0 follow): 'Shared memory has 32 banks ... Each bank has a bandwidth of 32 bits per "
+    "clock cycle', i.e. 128 bytes per clock per SM",
+    _READ, "nvidia_cuda_guide")
+_AMPERE_L2 = Source(
+    _AMPERE_WP.url,
+    "Ampere whitepaper, section 'A100 L2 Cache': 'The A100 L2 read bandwidth is 5120 Bytes/clk'; "
+    "GPU Boost Clock 1410 MHz (Table 4)",
+    _READ, "nvidia_ampere_whitepaper")
+
+
+def _bench(commit: str, path: str, where: str) -> Source:
+    """A data file of Ernst's gpu-benches microbenchmarks (pointer chasing, cache bandwidth)."""
+    return Source(f"https://github.com/te42kyfo/gpu-benches/blob/{commit}/{path}", where, _READ,
+                  "ernst_gpu_benches")
+
+
+_CHASE = ("pointer chase by one warp through a random cyclic chain, latency in cycles at the "
+          "clock the file records")
+_A100_40_LAT = _bench("2f9158840909a373a52a7ec7b0acddbc2ccf10b0", "cuda-latency/a100_40.txt",
+                      f"{_CHASE} (1410 MHz): 36.0 cycles for chains up to 144 kB (L1), 213.0 "
+                      "for 0.3-18 MB (near L2 partition), 574.6 for the largest, 1.5 GB (HBM)")
+_A100_80_LAT = _bench("2f9158840909a373a52a7ec7b0acddbc2ccf10b0", "cuda-latency/a100_80.txt",
+                      f"{_CHASE} (1410 MHz): 36.0 cycles for chains up to 144 kB (L1), 211.0 "
+                      "for 0.3-18 MB (near L2 partition), 571.8 for the largest, 340 MB (HBM)")
+_H100_PCIE_LAT = _bench("a7dc559cc5a1d09e62b6b0fbb99ee165039acba4", "gpu-latency/h100_pcie.txt",
+                        f"{_CHASE} (1755 MHz): 34.2 cycles for a 1 kB chain (L1), 265.5 for "
+                        "0.4-20 MB (near L2 partition), 658.4 for the largest, 1.5 GB (HBM)")
+_H100_PCIE_L2 = _bench("70c3826d5f0999617878ceb5938dc546d7f68708", "gpu-l2-cache/h100_pcie.txt",
+                       "gpu-l2-cache (reads that miss L1, hit L2): 6.83-6.98 TB/s for data sets "
+                       "of 10-33 MB")
+
+
+def _smem_bandwidth(sms: int, clock_hz: float) -> float:
+    """Peak shared-memory bandwidth of the whole device: 128 B/clock/SM x SMs x clock."""
+    return _SMEM_BYTES_PER_CLOCK_PER_SM * sms * clock_hz
+
+
+def _cycles(cycles: float, clock_hz: float) -> float:
+    """A latency measured in clock cycles, in seconds at ``clock_hz``."""
+    return cycles / clock_hz
+
+
+def _hopper_levels(hbm: MemoryLevel, *, sms: int = 132, clock_hz: float = 1830e6,
+                   nvlink: MemoryLevel | None = None, l2: tuple | None = None,
+                   latency: tuple | None = None) -> tuple[MemoryLevel, ...]:
+    """Hopper's hierarchy. ``clock_hz`` is the boost clock behind the dense tensor peak
+    (132 SMs x 4096 dense BF16 FLOP/clock x 1830 MHz = 989.4 TFLOP/s on SXM5);
+    ``l2`` is (bandwidth, source) and ``latency`` (l1_cycles, l2_cycles, hbm_cycles,
+    clock_hz, source) where a measurement on this part exists."""
+    smem = _smem_bandwidth(sms, clock_hz)
+    lat = (None, None, None) if latency is None else tuple(
+        _cycles(c, latency[3]) for c in latency[:3])
+    lat_src = None if latency is None else latency[4]
+    lat_note = ("" if latency is None else
+                f" Latency: measured, {latency[0]} cycles at {latency[3] / 1e6:.0f} MHz "
+                "(pointer chase, L1 hit).")
+    hbm = MemoryLevel(hbm.name, hbm.capacity, hbm.bandwidth, lat[2],
+                      hbm.note + ("" if latency is None else
+                                  f"; latency: measured, {latency[2]} cycles at "
+                                  f"{latency[3] / 1e6:.0f} MHz (pointer chase over 1.5 GB, "
+                                  "includes TLB misses)"),
+                      hbm.source, latency_source=lat_src)
+    l2_bw, l2_src = (None, None) if l2 is None else l2
     return (
         MemoryLevel("registers", sms * 256 * KIB, None, None,
-                    "64K 32-bit registers = 256 KiB per SM, 132 SMs", _HOPPER_WP),
-        MemoryLevel("L1 / shared memory (SRAM)", sms * 256 * KIB, None, None,
-                    "256 KiB per SM, up to 228 KiB usable as shared memory", _HOPPER_WP),
-        MemoryLevel("L2 cache", 50 * MB, None, None, "50 MB, shared by all SMs", _HOPPER_WP),
+                    f"64K 32-bit registers = 256 KiB per SM, {sms} SMs (datasheet); no "
+                    "citable bandwidth or latency", _HOPPER_WP),
+        MemoryLevel("L1 / shared memory (SRAM)", sms * 256 * KIB, smem, lat[0],
+                    f"256 KiB per SM, up to 228 KiB usable as shared memory (datasheet). "
+                    f"Bandwidth: peak derived from datasheet figures, 128 B/clock/SM x {sms} "
+                    f"SMs x {clock_hz / 1e6:.0f} MHz, the boost clock of the dense tensor "
+                    "peak." + lat_note,
+                    _HOPPER_WP, bandwidth_source=_CUDA_GUIDE, latency_source=lat_src),
+        MemoryLevel("L2 cache", 50 * MB, l2_bw, lat[1],
+                    "50 MB, shared by all SMs, in two partitions (datasheet)."
+                    + ("" if l2 is None else " Bandwidth: measured, reads that hit L2.")
+                    + ("" if latency is None else
+                       f" Latency: measured, {latency[1]} cycles at {latency[3] / 1e6:.0f} MHz "
+                       "(near partition; the far one is slower)."),
+                    _HOPPER_WP, bandwidth_source=l2_src, latency_source=lat_src),
         hbm,
-        MemoryLevel("NVLink 4 (to another GPU)", None, 450 * GB, None,
-                    "900 GB/s total = 450 GB/s each direction", _HOPPER_WP),
+        nvlink or MemoryLevel("NVLink 4 (to another GPU)", None, 450 * GB, None,
+                              "900 GB/s total = 450 GB/s each direction (datasheet); no "
+                              "citable latency", _HOPPER_WP),
         MemoryLevel("PCIe Gen5 x16 (to the host)", None, 64 * GB, None,
-                    "128 GB/s total = 64 GB/s each direction", _HOPPER_WP),
+                    "128 GB/s total = 64 GB/s each direction (datasheet); no citable latency",
+                    _HOPPER_WP),
     )
 
 
-def _ampere_levels(hbm: MemoryLevel) -> tuple[MemoryLevel, ...]:
-    sms = 108
+def _ampere_levels(hbm: MemoryLevel, latency: tuple[float, float, float, Source]
+                   ) -> tuple[MemoryLevel, ...]:
+    """Ampere's hierarchy; ``latency`` is (l1_cycles, l2_cycles, hbm_cycles, source), all
+    measured at the 1410 MHz boost clock."""
+    sms, clock = 108, 1410e6
+    l1_cyc, l2_cyc, hbm_cyc, lat_src = latency
+    hbm = MemoryLevel(hbm.name, hbm.capacity, hbm.bandwidth, _cycles(hbm_cyc, clock),
+                      hbm.note + f"; latency: measured, {hbm_cyc} cycles at 1410 MHz "
+                      "(pointer chase over the largest chain, includes TLB misses)",
+                      hbm.source, latency_source=lat_src)
+    measured = ("by NHR@FAU on an 'A100 40GB/80GB' at 1410 MHz; the data do not name the form "
+                "factor, but chip, clock and HBM are the SXM4 part's")
     return (
         MemoryLevel("registers", sms * 256 * KIB, None, None,
-                    "64K 32-bit registers = 256 KiB per SM, 108 SMs", _AMPERE_WP),
-        MemoryLevel("L1 / shared memory (SRAM)", sms * 192 * KIB, None, None,
-                    "192 KiB per SM, up to 164 KiB usable as shared memory", _AMPERE_WP),
-        MemoryLevel("L2 cache", 40 * MB, None, None, "40 MB, shared by all SMs", _AMPERE_WP),
+                    "64K 32-bit registers = 256 KiB per SM, 108 SMs (datasheet); no citable "
+                    "bandwidth or latency", _AMPERE_WP),
+        MemoryLevel("L1 / shared memory (SRAM)", sms * 192 * KIB, _smem_bandwidth(sms, clock),
+                    _cycles(l1_cyc, clock),
+                    "192 KiB per SM, up to 164 KiB usable as shared memory (datasheet). "
+                    "Bandwidth: peak derived from datasheet figures, 128 B/clock/SM x 108 SMs x "
+                    f"1410 MHz. Latency: measured, {l1_cyc} cycles (L1 hit), {measured}.",
+                    _AMPERE_WP, bandwidth_source=_CUDA_GUIDE, latency_source=lat_src),
+        MemoryLevel("L2 cache", 40 * MB, 5120 * clock, _cycles(l2_cyc, clock),
+                    "40 MB, shared by all SMs, in two partitions (datasheet). Bandwidth: peak "
+                    "derived from datasheet figures, 5120 B/clock x 1410 MHz (the whitepaper "
+                    "does not name the L2's clock; sustained reads reach less). "
+                    f"Latency: measured, {l2_cyc} cycles (near partition), {measured}.",
+                    _AMPERE_WP, bandwidth_source=_AMPERE_L2, latency_source=lat_src),
         hbm,
         MemoryLevel("NVLink 3 (to another GPU)", None, 300 * GB, None,
-                    "600 GB/s total = 300 GB/s each direction", _AMPERE_WP),
+                    "600 GB/s total = 300 GB/s each direction (datasheet); no citable latency",
+                    _AMPERE_WP),
         MemoryLevel("PCIe Gen4 x16 (to the host)", None, 32 * GB, None,
-                    "64 GB/s total = 32 GB/s each direction", _AMPERE_WP),
+                    "64 GB/s total = 32 GB/s each direction (datasheet); no citable latency",
+                    _AMPERE_WP),
     )
 
 
@@ -239,7 +361,8 @@ _DEVICES = [
         _m(fp32=19.5, tf32=156, bf16=312, fp16=312, int8=624),
         _m(tf32=312, bf16=624, fp16=624, int8=1248),
         1555 * GB, 40 * GB, "HBM2", _A100,
-        _ampere_levels(_hbm("HBM2", 40 * GB, 1555 * GB, _A100)),
+        _ampere_levels(_hbm("HBM2", 40 * GB, 1555 * GB, _A100),
+                       (36.0, 213.0, 574.6, _A100_40_LAT)),
         "Ampere tensor cores have no FP8. A100 datasheet figures are dense; sparse are marked *.",
         300 * GB,
     ),
@@ -248,7 +371,8 @@ _DEVICES = [
         _m(fp32=19.5, tf32=156, bf16=312, fp16=312, int8=624),
         _m(tf32=312, bf16=624, fp16=624, int8=1248),
         2039 * GB, 80 * GB, "HBM2e", _A100,
-        _ampere_levels(_hbm("HBM2e", 80 * GB, 2039 * GB, _A100)),
+        _ampere_levels(_hbm("HBM2e", 80 * GB, 2039 * GB, _A100),
+                       (36.0, 211.0, 571.8, _A100_80_LAT)),
         "Same compute as the 40 GB part; faster, larger HBM2e.",
         300 * GB,
     ),
@@ -267,7 +391,12 @@ _DEVICES = [
         _m(fp32=51, tf32=378, bf16=756, fp16=756, fp8=1513, int8=1513),
         _m(tf32=756, bf16=1513, fp16=1513, fp8=3026, int8=3026),
         2.0 * TB, 80 * GB, "HBM2e", _H100,
-        (),
+        _hopper_levels(
+            _hbm("HBM2e", 80 * GB, 2.0 * TB, _H100), sms=114, clock_hz=1620e6,
+            nvlink=MemoryLevel("NVLink 4 bridge (to one other card)", None, 300 * GB, None,
+                               "600 GB/s total = 300 GB/s each direction, the catalog's "
+                               "interconnect figure (datasheet); no citable latency", _H100),
+            l2=(6.9 * TB, _H100_PCIE_L2), latency=(34.2, 265.5, 658.4, 1755e6, _H100_PCIE_LAT)),
         "Fewer SMs and lower clocks than SXM; 350 W. Sparse figures halved for dense.",
         300 * GB,
     ),

@@ -114,6 +114,9 @@ __all__ = [
     "max_batch",
     "max_context",
     "critical_batch",
+    "shortest_compute_bound_prompt",
+    "tpot_approx",
+    "launch_floor",
     "mbu",
     "mfu",
     "format_estimate",
@@ -875,6 +878,33 @@ def max_context(model: Any, device: Any, batch: ArrayLike, *, weight_dtype: str 
 
 # --- where decode turns compute-bound, and efficiency from a measurement -------------------
 
+def shortest_compute_bound_prompt(model: Any, device: Any, batch: int = 1,
+                                  prompt_lens: ArrayLike | None = None, **kwargs: Any) -> float:
+    """The shortest of ``prompt_lens`` whose prefill is compute-bound, or ``inf`` if none is.
+
+    Prefill's counterpart of :func:`critical_batch`: below this prompt length the
+    weight reads set the time even though every token is a row of a GEMM.
+    ``prompt_lens`` defaults to every length from 1 to 8192; ``kwargs`` go to
+    :func:`prefill` (dtypes, ``tp``, ``fused_attention``...).
+
+    Introduced in chapters/05_prefill.ipynb.
+
+    Examples
+    --------
+    >>> shortest_compute_bound_prompt("llama-3-8b", "h100-sxm")
+    404.0
+    >>> shortest_compute_bound_prompt("llama-3-8b", "h100-sxm", prompt_lens=[16, 64])
+    inf
+    """
+    p = positive("prompt_lens", np.arange(1, 8193) if prompt_lens is None else prompt_lens,
+                 integer=True)
+    if p.ndim != 1 or p.size == 0 or np.any(np.diff(p) <= 0):
+        raise ValueError(f"prompt_lens={prompt_lens!r} must be a non-empty, strictly increasing "
+                         f"1-d sequence.")
+    compute = np.asarray(prefill(model, device, batch, p, **kwargs).bound) == roofline.COMPUTE
+    return float(p[compute][0]) if compute.any() else float("inf")
+
+
 def critical_batch(model: Any, device: Any, context: ArrayLike = 0, *,
                    weight_dtype: str = "bf16", kv_dtype: str = "bf16", tp: int = 1,
                    compute_dtype: str | None = None, fused_attention: bool = True,
@@ -919,6 +949,75 @@ def critical_batch(model: Any, device: Any, context: ArrayLike = 0, *,
         hi = np.where(cb, mid, hi)
         lo = np.where(cb, lo, mid)
     return scalar_or_array(np.where(never, np.inf, hi))
+
+
+def tpot_approx(model: Any, device: Any, batch: ArrayLike, context: ArrayLike, *,
+                weight_dtype: str = "bf16", kv_dtype: str = "bf16") -> float | np.ndarray:
+    """Back-of-envelope decode step time: ``B KV(C) / BW + max(2 B N / peak, W / BW)``, seconds.
+
+    ``N`` is the active parameter count, ``W`` their bytes at ``weight_dtype``
+    (:func:`weight_bytes`), ``KV(C)`` the cache of one sequence of ``C`` tokens at
+    ``kv_dtype`` (:func:`kv_cache_bytes`), ``peak`` the dense peak of the matmul dtype
+    (:func:`compute_dtype_for`), ``BW`` the memory bandwidth. The weights are read once
+    per step whatever the batch; each sequence reads its own cache; attention's reads are
+    never hidden behind math (their intensity stays near ``n_heads / n_kv_heads``).
+
+    What it leaves out, and :func:`decode` keeps: activation traffic, attention FLOPs,
+    the embedding rows that are not read, and one ``max`` per op instead of one for the
+    whole step. For a mixture of experts ``W`` counts every expert (a small batch reads
+    fewer). One device (``tp = 1``).
+
+    Introduced in chapters/06_decode.ipynb.
+
+    Examples
+    --------
+    >>> round(tpot_approx("llama-2-7b", "h100-sxm", 1, 1024) * 1e3, 2)   # decode(): 4.11 ms
+    4.18
+    >>> (tpot_approx("llama-3-8b", "h100-sxm", [1, 64], 4096) * 1e3).round(2)
+    array([ 4.96, 15.05])
+    """
+    m, dev = _model(model), _device(device)
+    b = positive("batch", batch, integer=True)
+    bw = dev.memory_bandwidth
+    peak = dev.peak(compute_dtype_for(weight_dtype, dev))
+    w = weight_bytes(m, weight_dtype)
+    kv = kv_cache_bytes(m, b, context, kv_dtype)
+    return scalar_or_array(np.asarray(kv) / bw + np.maximum(2 * b * m.params_active / peak,
+                                                            w / bw))
+
+
+def launch_floor(estimate: Estimate, launch_latency_s: ArrayLike,
+                 kernels: ArrayLike | None = None) -> float | np.ndarray:
+    """Floor on a forward's time when each kernel launch takes ``launch_latency_s``: n x latency.
+
+    When kernels are shorter than it takes to launch them, the GPU waits for the host and
+    the step takes about ``max(estimate.time_s, launch_floor(...))`` however few bytes it
+    moves. ``kernels`` defaults to the op list's count: each op's ``calls`` (one per layer),
+    with attention's three ops (QK^T, softmax, x V) one kernel per layer when fused. Real
+    code launches more (separate gate, up and down GEMMs, RoPE, the activation) or, fused
+    or captured in a CUDA graph, effectively fewer: pass your own count. The latency is a
+    parameter, not a catalog figure: measure yours (a few microseconds is typical).
+
+    Introduced in chapters/06_decode.ipynb.
+
+    Examples
+    --------
+    >>> est = decode("llama-2-7b", "h100-sxm", batch=1, context=1024)
+    >>> round(launch_floor(est, 5e-6) / 5e-6)          # kernels per step: 8 per layer + 3
+    259
+    >>> round(launch_floor(est, 5e-6) * 1e3, 1), round(est.time_s * 1e3, 1)   # ms
+    (1.3, 4.1)
+    >>> launch_floor(est, [2e-6, 5e-6], kernels=1000).tolist()
+    [0.002, 0.005]
+    """
+    lat = positive("launch_latency_s", launch_latency_s, allow_zero=True)
+    if kernels is None:
+        attention = ("attention scores QK^T", "softmax", "attention x V")
+        n = sum(o.calls for o in estimate.ops
+                if not (estimate.fused_attention and o.name in attention[1:]))
+    else:
+        n = positive("kernels", kernels, allow_zero=True, integer=True)
+    return scalar_or_array(n * lat)
 
 
 def mbu(estimate: Estimate, measured_time_s: ArrayLike) -> float | np.ndarray:
@@ -997,7 +1096,8 @@ def format_estimate(estimate: Estimate) -> str:
     tail = [
         f"roofline time {fmt_time(e.time_s)} ({e.bound}-bound): math {fmt_time(e.math_time_s)}, "
         f"memory {fmt_time(e.memory_time_s)}, communication {fmt_time(e.comm_time_s)}",
-        f"{fmt_count(e.tokens)} tokens -> {fmt_count(e.tokens_per_s)} tokens/s; "
+        f"{fmt_count(e.tokens)} token{'' if e.tokens == 1 else 's'} -> "
+        f"{fmt_count(e.tokens_per_s)} tokens/s; "
         f"peak {fmt_flop_rate(e.peak_flops)} ({e.compute_dtype}), "
         f"memory needed {fmt_bytes(e.memory_required)} per device"
         f"{'' if e.fits else ' (does NOT fit)'}",

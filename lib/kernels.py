@@ -13,7 +13,8 @@ Conventions (stated once in chapters/03_roofline.ipynb):
 All sizes broadcast: ``gemm(m=[1, 16, 256], n=4096, k=4096)`` is three kernels.
 
 Introduced in chapters/01_memory_bound.ipynb (vector ops, dot, GEMV,
-elementwise chains) and chapters/02_compute_bound.ipynb (GEMM).
+elementwise chains) and chapters/02_compute_bound.ipynb (GEMM, peak FLOP/s from
+units and clock, tiled GEMM traffic, on-chip tile footprint, wave quantisation).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ __all__ = [
     "softmax",
     "layernorm",
     "rmsnorm",
+    "peak_flops_from_units",
+    "gemm_tiled",
+    "gemm_tile_footprint",
+    "Waves",
+    "gemm_waves",
 ]
 
 
@@ -229,3 +235,173 @@ def rmsnorm(rows: ArrayLike, cols: ArrayLike, dtype: str = "bf16") -> Kernel:
     c = positive("cols", cols, integer=True)
     b = bytes_per_element(dtype)
     return _k("RMSNorm", 4 * r * c, (2 * r * c + c) * b)
+
+
+def peak_flops_from_units(units: ArrayLike, fma_per_unit_per_clock: ArrayLike,
+                          clock_hz: ArrayLike) -> float | np.ndarray:
+    """Peak FLOP/s of ``units`` identical multiply-add units: ``units x FMA/clock x 2 x clock``.
+
+    A datasheet's peak is nothing more than this product: how many units there
+    are, how many fused multiply-adds (FMA) each completes per clock cycle, 2 FLOP
+    per FMA, and the clock rate. It assumes every unit issues every cycle at the
+    stated (boost) clock, which is why measured throughput stays below it.
+
+    Parameters
+    ----------
+    units : array_like
+        Number of units (tensor cores, FP32 lanes, SMs...), a whole number.
+    fma_per_unit_per_clock : array_like
+        Multiply-adds each unit completes per clock cycle.
+    clock_hz : array_like
+        Clock rate, Hz.
+
+    Returns
+    -------
+    float or ndarray
+        FLOP/s.
+
+    Introduced in chapters/02_compute_bound.ipynb.
+
+    Examples
+    --------
+    >>> # A100: 432 tensor cores x 256 dense FP16 FMA/clock at 1410 MHz (Ampere whitepaper)
+    >>> round(peak_flops_from_units(432, 256, 1.41e9) / 1e12, 1)
+    311.9
+    >>> # A100: 6912 FP32 lanes (CUDA cores), 1 FMA/clock each
+    >>> round(peak_flops_from_units(6912, 1, 1.41e9) / 1e12, 1)
+    19.5
+    """
+    u = positive("units", units, integer=True)
+    f = positive("fma_per_unit_per_clock", fma_per_unit_per_clock)
+    c = positive("clock_hz", clock_hz)
+    return scalar_or_array(u * f * 2.0 * c)
+
+
+def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.ceil(a / b)
+
+
+def gemm_tiled(m: ArrayLike, n: ArrayLike, k: ArrayLike, tile_m: ArrayLike, tile_n: ArrayLike,
+               dtype: str = "bf16", weight_dtype: str | None = None) -> Kernel:
+    """``C (m, n) = A (m, k) @ B (k, n)`` computed one ``tile_m x tile_n`` block of C at a time.
+
+    Each output tile needs a ``tile_m x k`` panel of A and a ``k x tile_n`` panel of
+    B, streamed from the memory below the on-chip store that holds the tile, and
+    nothing is shared between tiles. So A is read once per column of tiles,
+    ``ceil(n / tile_n)`` times, B once per row of tiles, ``ceil(m / tile_m)``
+    times, and C is written once::
+
+        bytes = b_a m k ceil(n / tile_n) + b_w k n ceil(m / tile_m) + b_a m n
+
+    For large m and n the intensity is about ``2 / (b (1/tile_m + 1/tile_n))``,
+    i.e. ``T / b`` for square T x T tiles, whatever the matrix size: on-chip
+    capacity, not the problem, caps the reuse. With one tile covering the whole
+    output (``tile_m >= m`` and ``tile_n >= n``) this is exactly :func:`gemm`'s
+    compulsory traffic. The FLOPs do not depend on the tiling.
+
+    Parameters
+    ----------
+    m, n, k : array_like
+        The GEMM's shape, whole numbers.
+    tile_m, tile_n : array_like
+        The output tile's shape, whole numbers.
+    dtype, weight_dtype : str
+        As in :func:`gemm`: activations (A, C) and weights (B).
+
+    Returns
+    -------
+    Kernel
+
+    Introduced in chapters/02_compute_bound.ipynb.
+
+    Examples
+    --------
+    >>> # 4096^3 in BF16 with 128 x 256 tiles: ~84 FLOP/byte instead of 1365
+    >>> round(gemm_tiled(4096, 4096, 4096, 128, 256, "bf16").intensity, 1)
+    83.6
+    >>> # a tile as large as the output gives the compulsory traffic of gemm()
+    >>> gemm_tiled(64, 512, 256, 64, 512).bytes_moved == gemm(64, 512, 256).bytes_moved
+    True
+    """
+    m = positive("m", m, integer=True)
+    n = positive("n", n, integer=True)
+    k = positive("k", k, integer=True)
+    tm = positive("tile_m", tile_m, integer=True)
+    tn = positive("tile_n", tile_n, integer=True)
+    ba = bytes_per_element(dtype)
+    bw = bytes_per_element(weight_dtype) if weight_dtype is not None else ba
+    traffic = ba * m * k * _ceil_div(n, tn) + bw * k * n * _ceil_div(m, tm) + ba * m * n
+    return _k("tiled GEMM", 2 * m * n * k, traffic)
+
+
+def gemm_tile_footprint(tile_m: ArrayLike, tile_n: ArrayLike, tile_k: ArrayLike,
+                        dtype: str = "bf16", acc_dtype: str = "fp32") -> float | np.ndarray:
+    """On-chip bytes one output tile needs: its accumulator plus one K-slice of each panel.
+
+    ``tile_m x tile_n`` accumulators in ``acc_dtype`` (tensor cores accumulate
+    16-bit products in FP32), plus a ``tile_m x tile_k`` slice of A and a
+    ``tile_k x tile_n`` slice of B in ``dtype``. Real kernels keep several
+    such slices in flight to hide latency, so treat this as the minimum. It is
+    why a tile cannot simply be the whole matrix.
+
+    Introduced in chapters/02_compute_bound.ipynb.
+
+    Examples
+    --------
+    >>> gemm_tile_footprint(128, 256, 64, "bf16") / 1024   # KiB
+    176.0
+    >>> gemm_tile_footprint(4096, 4096, 64, "bf16") / 2**20  # MiB: far beyond one SM
+    65.0
+    """
+    tm = positive("tile_m", tile_m, integer=True)
+    tn = positive("tile_n", tile_n, integer=True)
+    tk = positive("tile_k", tile_k, integer=True)
+    b = bytes_per_element(dtype)
+    acc = bytes_per_element(acc_dtype)
+    return scalar_or_array(tm * tn * acc + (tm + tn) * tk * b)
+
+
+@dataclass(frozen=True)
+class Waves:
+    """How a GEMM's output tiles fill the processors: ``tiles``, ``waves`` and ``efficiency``.
+
+    ``efficiency`` is the fraction of (processor x wave) slots that hold a tile.
+
+    Introduced in chapters/02_compute_bound.ipynb.
+    """
+
+    tiles: float | np.ndarray
+    waves: float | np.ndarray
+    efficiency: float | np.ndarray
+
+
+def gemm_waves(m: ArrayLike, n: ArrayLike, tile_m: ArrayLike, tile_n: ArrayLike,
+               units: ArrayLike) -> Waves:
+    """Wave quantisation: ``ceil(m/tile_m) ceil(n/tile_n)`` tiles run on ``units`` processors.
+
+    If each of ``units`` processors (SMs on an NVIDIA GPU) works on one tile at a
+    time and every tile takes as long, the tiles run in ``ceil(tiles / units)``
+    waves and the last wave may be partly empty: the time is that of the full
+    waves, and the fraction of processor time doing useful work is
+    ``tiles / (waves x units)``.
+
+    Introduced in chapters/02_compute_bound.ipynb.
+
+    Examples
+    --------
+    >>> w = gemm_waves(4096, 4096, 128, 256, 132)   # H100 SXM5: 132 SMs
+    >>> w.tiles, w.waves, round(w.efficiency, 3)
+    (512.0, 4.0, 0.97)
+    >>> w = gemm_waves(1536, 1536, 128, 128, 132)   # 144 tiles: a second, nearly empty wave
+    >>> w.tiles, w.waves, round(w.efficiency, 3)
+    (144.0, 2.0, 0.545)
+    """
+    m = positive("m", m, integer=True)
+    n = positive("n", n, integer=True)
+    tm = positive("tile_m", tile_m, integer=True)
+    tn = positive("tile_n", tile_n, integer=True)
+    u = positive("units", units, integer=True)
+    tiles = _ceil_div(m, tm) * _ceil_div(n, tn)
+    waves = _ceil_div(tiles, u)
+    tiles, waves, eff = np.broadcast_arrays(tiles, waves, tiles / (waves * u))
+    return Waves(scalar_or_array(tiles), scalar_or_array(waves), scalar_or_array(eff))

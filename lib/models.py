@@ -43,7 +43,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from lib._validate import choice
+from lib._validate import choice, positive, scalar_or_array
 from lib.dtypes import bytes_per_element
 from lib.hardware import Source
 
@@ -277,6 +277,74 @@ class ModelConfig:
         12.88
         """
         return sum(self.params_breakdown(active=True).values())
+
+    @property
+    def params_multiplied(self) -> int:
+        """Parameters one token multiplies: active, less the lookup tables, plus a tied LM head.
+
+        The input embedding (and a learned position table) is a lookup: a token reads one
+        row and does no arithmetic with the rest. The LM head is a matrix product, so a
+        tied embedding matrix is multiplied once, as the LM head. A forward pass spends
+        about ``2 x params_multiplied`` FLOP per token, plus attention over the context
+        (:meth:`attention_flops_per_token`).
+
+        Introduced in chapters/04_transformer_arithmetic.ipynb.
+
+        Examples
+        --------
+        >>> m = get("llama-3-8b")
+        >>> m.params_active - m.params_multiplied == m.vocab_size * m.d_model
+        True
+        >>> g = get("gpt2")        # tied: only the 1024-row position table is a pure lookup
+        >>> g.params_active - g.params_multiplied == g.max_context * g.d_model
+        True
+        """
+        tied_head = self.vocab_size * self.d_model if self.tied_embeddings else 0
+        return self.params_active - self.embedding_params + tied_head
+
+    @property
+    def rule_of_thumb_params(self) -> int:
+        """The classic estimate ``12 x n_layers x d_model**2`` of the non-embedding parameters.
+
+        Exact (up to biases and norms) for a plain transformer: multi-head attention
+        (Q, K, V and O, each ``d x d``: 4 d^2) and a 2-matrix MLP of width ``4 d`` (8 d^2).
+        Grouped-query attention, gated MLPs of other widths, experts and the vocabulary
+        all move the true count away from it.
+
+        Introduced in chapters/04_transformer_arithmetic.ipynb.
+
+        Examples
+        --------
+        >>> g = get("gpt2")
+        >>> g.rule_of_thumb_params
+        84934656
+        >>> b = g.params_breakdown()
+        >>> round(g.rule_of_thumb_params / (b["attention"] + b["mlp"] + b["norms"]), 3)
+        0.999
+        """
+        return 12 * self.n_layers * self.d_model ** 2
+
+    def attention_flops_per_token(self, context: Any) -> Any:
+        """FLOP one new token spends attending to ``context`` keys: ``4 L n_heads head_dim keys``.
+
+        Per layer and query head, the scores ``q . k`` over the keys and the weighted sum
+        of as many value vectors are ``2 x keys x head_dim`` multiply-adds. ``n_heads`` is
+        the number of *query* heads: grouped-query attention shrinks the cache, not this
+        arithmetic. With sliding-window attention at most ``sliding_window`` keys are
+        attended. Softmax is not counted. Accepts arrays.
+
+        Introduced in chapters/04_transformer_arithmetic.ipynb.
+
+        Examples
+        --------
+        >>> get("llama-3-8b").attention_flops_per_token(4096) / 1e9   # GFLOP
+        2.147483648
+        >>> get("mistral-7b").attention_flops_per_token([4096, 32768]).tolist()   # window 4096
+        [2147483648.0, 2147483648.0]
+        """
+        ctx = positive("context", context, allow_zero=True)
+        keys = np.asarray(self.kv_tokens(ctx), float)
+        return scalar_or_array(4.0 * self.n_layers * self.n_heads * self.head_dim * keys)
 
     # --- bytes --------------------------------------------------------------------------
 

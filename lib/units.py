@@ -20,8 +20,8 @@ import numpy as np
 __all__ = [
     "KB", "MB", "GB", "TB", "KIB", "MIB", "GIB", "TIB",
     "KILO", "MEGA", "GIGA", "TERA", "PETA", "NS", "US", "MS",
-    "fmt_bytes", "fmt_bandwidth", "fmt_flops", "fmt_flop_rate", "fmt_time", "fmt_count",
-    "fmt_intensity",
+    "fmt_bytes", "fmt_bandwidth", "fmt_flops", "fmt_flop_rate", "fmt_op_rate", "fmt_time",
+    "fmt_count", "fmt_intensity",
 ]
 
 KILO, MEGA, GIGA, TERA, PETA = 1e3, 1e6, 1e9, 1e12, 1e15
@@ -44,10 +44,19 @@ def _number(x: float, digits: int) -> str:
     return text
 
 
+def _scalar(x: float, name: str, what: str) -> float:
+    """``x`` as a finite Python float, or a ValueError naming ``name`` and ``what``."""
+    try:
+        value = float(np.asarray(x, dtype=float))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={x!r} must be a single number to format as {what}.") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name}={value!r} must be finite to format as {what}.")
+    return value
+
+
 def _scaled(x: float, unit: str, table, digits: int) -> str:
-    x = float(np.asarray(x))
-    if not math.isfinite(x):
-        raise ValueError(f"value={x!r} must be finite to format as {unit}.")
+    x = _scalar(x, "value", unit)
     for factor, prefix in table:
         if abs(x) >= factor * 0.9995:
             return f"{_number(x / factor, digits)} {prefix}{unit}"
@@ -95,6 +104,21 @@ def fmt_flop_rate(flops_per_s: float, digits: int = 3) -> str:
     return _scaled(flops_per_s, "FLOP/s", _DECIMAL, digits)
 
 
+def fmt_op_rate(ops_per_s: float, digits: int = 3) -> str:
+    """Format an integer-operation rate in OP/s (vendors write "TOPS" for 10^12 OP/s).
+
+    Introduced in chapters/03_roofline.ipynb.
+
+    Examples
+    --------
+    >>> fmt_op_rate(1978.9e12, digits=4)
+    '1.979 POP/s'
+    >>> fmt_op_rate(624e12)
+    '624 TOP/s'
+    """
+    return _scaled(ops_per_s, "OP/s", _DECIMAL, digits)
+
+
 def fmt_flops(flops: float, digits: int = 3) -> str:
     """Format an amount of work in FLOP.
 
@@ -118,9 +142,7 @@ def fmt_time(seconds: float, digits: int = 3) -> str:
     >>> fmt_time(3.0)
     '3 s'
     """
-    s = float(np.asarray(seconds))
-    if not math.isfinite(s):
-        raise ValueError(f"seconds={s!r} must be finite to format as a time.")
+    s = _scalar(seconds, "seconds", "a time")
     for factor, unit in [(1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")]:
         if abs(s) >= factor * 0.9995:
             return f"{_number(s / factor, digits)} {unit}"
@@ -151,7 +173,5 @@ def fmt_intensity(flop_per_byte: float, digits: int = 3) -> str:
     >>> fmt_intensity(0.25)
     '0.25 FLOP/B'
     """
-    x = float(np.asarray(flop_per_byte))
-    if not math.isfinite(x):
-        raise ValueError(f"flop_per_byte={x!r} must be finite to format as an intensity.")
+    x = _scalar(flop_per_byte, "flop_per_byte", "an intensity")
     return f"{_number(x, digits)} FLOP/B"

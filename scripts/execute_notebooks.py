@@ -1,8 +1,10 @@
 """Re-run notebooks in place so their committed outputs are current (`make execute`).
 
 Each notebook runs in its own folder, as nbval runs it. Widget state is not stored
-(the website never loads a widget manager), nor are per-cell timings, so a re-run
-that changes nothing leaves the file unchanged.
+(the website never loads a widget manager), and a live widget's output is dropped:
+without its state it would show as "model not found" in JupyterLab and change id on
+every run. Per-cell timings are not stored either, so a re-run that changes nothing
+leaves the file unchanged.
 
 Usage: python scripts/execute_notebooks.py chapters/*.ipynb
 """
@@ -15,6 +17,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
 
 def execute(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
@@ -25,6 +29,9 @@ def execute(path: Path) -> None:
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs
+                            if WIDGET_VIEW not in o.get("data", {})]
     nbformat.write(nb, path)
     print(f"executed {path}")
 

@@ -424,3 +424,55 @@ def test_generation_time_is_prefill_plus_decode_steps():
         inference.generation_time("gpt2", H100, [1, 2], 10, 5)
     with pytest.raises(ValueError, match="output_len=0"):
         inference.generation_time("gpt2", H100, 1, 10, 0)
+
+
+# --- chapter 6: the back-of-envelope step time and the launch floor --------------------------
+
+@pytest.mark.parametrize("name", ["llama-2-7b", "llama-2-13b", "mistral-7b"])
+@pytest.mark.parametrize("batch,context", [(1, 1), (1, 4096), (16, 2048), (64, 512)])
+def test_tpot_approx_is_close_to_the_per_op_estimate_where_memory_bound(name, batch, context):
+    approx = inference.tpot_approx(name, H100, batch, context)
+    assert approx == pytest.approx(decode(name, H100, batch, context).time_s, rel=0.06)
+
+
+def test_tpot_approx_terms():
+    m = models.get("llama-3-8b")
+    w = inference.weight_bytes(m, "int8")
+    kv = inference.kv_cache_bytes(m, 1, 2048, "fp8")
+    got = inference.tpot_approx(m, H100, 1, 2048, weight_dtype="int8", kv_dtype="fp8")
+    assert got == pytest.approx((w + kv) / H100.memory_bandwidth)
+    # a huge batch with no cache: the matmuls' math sets the time
+    big = inference.tpot_approx(m, H100, 100_000, 0)
+    assert big == pytest.approx(2 * 100_000 * m.params_active / H100.peak("bf16"))
+    with pytest.raises(ValueError, match="batch=0 must be a whole number > 0"):
+        inference.tpot_approx(m, H100, 0, 10)
+
+
+def test_launch_floor_counts_kernels_and_scales_with_latency():
+    m = models.get("llama-2-7b")
+    fused = decode(m, H100, 1, 100)
+    unfused = decode(m, H100, 1, 100, fused_attention=False)
+    per_us = inference.launch_floor(fused, 1e-6) / 1e-6
+    assert round(per_us) == 8 * m.n_layers + 3
+    # unfused attention: QK^T, softmax and x V are three kernels per layer
+    assert round(inference.launch_floor(unfused, 1e-6) / 1e-6) == 10 * m.n_layers + 3
+    assert inference.launch_floor(fused, 0.0) == 0.0
+    assert inference.launch_floor(fused, 4e-6, kernels=500) == pytest.approx(2e-3)
+    np.testing.assert_allclose(inference.launch_floor(fused, np.array([1e-6, 2e-6])),
+                               np.array([1, 2]) * per_us * 1e-6)
+    with pytest.raises(ValueError, match="launch_latency_s=-1"):
+        inference.launch_floor(fused, -1)
+    with pytest.raises(ValueError, match="kernels=2.5"):
+        inference.launch_floor(fused, 1e-6, kernels=2.5)
+
+
+def test_shortest_compute_bound_prompt_is_the_first_compute_bound_prefill():
+    p = inference.shortest_compute_bound_prompt("llama-3-8b", "h100-sxm")
+    assert inference.prefill("llama-3-8b", "h100-sxm", 1, int(p)).bound == "compute"
+    assert inference.prefill("llama-3-8b", "h100-sxm", 1, int(p) - 1).bound == "memory"
+    # a bigger batch needs a shorter prompt; no prompt in a short list -> inf
+    assert inference.shortest_compute_bound_prompt("llama-3-8b", "h100-sxm", 8) < p
+    assert inference.shortest_compute_bound_prompt("llama-3-8b", "h100-sxm",
+                                                   prompt_lens=[1, 2]) == float("inf")
+    with pytest.raises(ValueError, match="prompt_lens"):
+        inference.shortest_compute_bound_prompt("llama-3-8b", "h100-sxm", prompt_lens=[8, 4])

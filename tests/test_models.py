@@ -322,3 +322,49 @@ def test_from_hf_config_unreadable_inputs(tmp_path):
         models.from_hf_config(tmp_path / "bin.json")
     with pytest.raises(ValueError, match="must be a path"):
         models.from_hf_config(3.5)
+
+
+# --- per-token arithmetic (chapter 4) ------------------------------------------------------
+
+@pytest.mark.parametrize("name", models.names())
+def test_params_multiplied_drops_the_lookup_tables(name):
+    m = models.get(name)
+    lookups = m.embedding_params - (m.vocab_size * m.d_model if m.tied_embeddings else 0)
+    assert m.params_multiplied == m.params_active - lookups
+    assert 0 < m.params_multiplied <= m.params_active
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_decode_flops_are_twice_the_multiplied_params_plus_attention(name):
+    from lib import inference
+
+    m = models.get(name)
+    for context in (0, 4096):
+        est = inference.decode(m, "h100-sxm", batch=1, context=context)
+        attention = est.op("attention scores QK^T").flops + est.op("attention x V").flops
+        assert attention == pytest.approx(m.attention_flops_per_token(context + 1), rel=1e-12)
+        expected = 2 * m.params_multiplied + m.attention_flops_per_token(context + 1)
+        assert est.flops == pytest.approx(expected, rel=0.01)
+
+
+def test_rule_of_thumb_is_exact_for_a_plain_model_and_off_for_gqa_and_experts():
+    def body(m):
+        b = m.params_breakdown()
+        return b["attention"] + b["mlp"] + b["norms"]
+
+    assert models.get("gpt2").rule_of_thumb_params == 12 * 12 * 768 ** 2
+    assert models.get("gpt2").rule_of_thumb_params == pytest.approx(body(models.get("gpt2")),
+                                                                    rel=0.002)
+    assert models.get("llama-3-8b").rule_of_thumb_params / body(models.get("llama-3-8b")) < 0.93
+    assert models.get("mixtral-8x7b").rule_of_thumb_params / body(models.get("mixtral-8x7b")) < 0.2
+
+
+def test_attention_flops_per_token_broadcasts_counts_query_heads_and_validates():
+    m = models.get("llama-2-70b")            # 64 query heads, 8 KV heads
+    assert m.attention_flops_per_token(1) == 4 * 80 * 64 * 128
+    out = m.attention_flops_per_token([0, 10, 100])
+    assert out.tolist() == [0.0, 4 * 80 * 64 * 128 * 10, 4 * 80 * 64 * 128 * 100]
+    assert models.get("mistral-7b").attention_flops_per_token(10 ** 6) == \
+        models.get("mistral-7b").attention_flops_per_token(4096)
+    with pytest.raises(ValueError, match=r"context=-1 must be a finite number >= 0"):
+        m.attention_flops_per_token(-1)

@@ -44,6 +44,12 @@ __all__ = ["Control", "Explorer", "REGISTRY", "get", "render_static"]
 #: Explorer name -> "module:Class". One line per chapter's explorer.
 REGISTRY: dict[str, str] = {
     "roofline": "lib.widgets.roofline:RooflineExplorer",
+    "memory": "lib.widgets.memory:MemoryExplorer",
+    "compute": "lib.widgets.compute:ComputeExplorer",
+    "transformer": "lib.widgets.transformer:TransformerExplorer",
+    "prefill": "lib.widgets.prefill:PrefillExplorer",
+    "decode": "lib.widgets.decode:DecodeExplorer",
+    "mental_model": "lib.widgets.mental_model:MentalModelExplorer",
 }
 
 DPI = 80

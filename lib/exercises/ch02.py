@@ -1,0 +1,61 @@
+"""Exercises of chapters/02_compute_bound.ipynb: each answer is computed by lib."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lib import hardware, kernels
+from lib.exercises import register
+from lib.roofline import first_compute_bound
+from lib.units import fmt_flop_rate, fmt_intensity
+
+
+def smallest_compute_bound_m(device: str, d: int, dtype: str = "bf16",
+                             weight_dtype: str | None = None, m_max: int = 1 << 16) -> int:
+    """The smallest M at which ``gemm(M, d, d)`` is compute-bound on ``device`` (dense peak).
+
+    Introduced in chapters/02_compute_bound.ipynb.
+
+    Examples
+    --------
+    >>> smallest_compute_bound_m("h100-sxm", 8192)
+    319
+    """
+    dev = hardware.get(device)
+    m = np.arange(1, m_max + 1)
+    g = kernels.gemm(m, d, d, dtype, weight_dtype=weight_dtype)
+    first = first_compute_bound(m, g.flops, g.bytes_moved, dev.peak(dtype), dev.memory_bandwidth)
+    if first is None:
+        raise ValueError(f"m_max={m_max} is too small: gemm(M, {d}, {d}) stays memory-bound.")
+    return int(first)
+
+
+register("ch02.a100-peak",
+         "432 tensor cores x 256 FMA per clock x 2 FLOP per FMA x 1.41e9 clocks per second.",
+         lambda: kernels.peak_flops_from_units(432, 256, 1.41e9),
+         rel_tol=0.02, unit="FLOP/s", fmt=fmt_flop_rate)
+
+register("ch02.square-intensity",
+         "2n^3 FLOP over 3 n^2 elements of 2 bytes: 2n / (3 x 2).",
+         lambda: kernels.gemm(4096, 4096, 4096, "bf16").intensity,
+         rel_tol=0.02, unit="FLOP/byte", fmt=fmt_intensity)
+
+register("ch02.critical-m-h100",
+         "intensity ~ M K N / (M K + K N + M N) at 16-bit; set it equal to the ridge and solve for M.",
+         lambda: smallest_compute_bound_m("h100-sxm", 8192),
+         rel_tol=0.05, unit="tokens", fmt=lambda x: f"{x:.0f} rows")
+
+register("ch02.critical-m-h100-int8w",
+         "the weights now cost 1 byte per element, the activations still 2; compute stays BF16.",
+         lambda: smallest_compute_bound_m("h100-sxm", 8192, "bf16", weight_dtype="int8"),
+         rel_tol=0.05, unit="tokens", fmt=lambda x: f"{x:.0f} rows")
+
+register("ch02.tiled-intensity",
+         "A is read n/256 times, B m/128 times, C written once; 2 bytes per element.",
+         lambda: kernels.gemm_tiled(8192, 8192, 8192, 128, 256, "bf16").intensity,
+         rel_tol=0.03, unit="FLOP/byte", fmt=fmt_intensity)
+
+register("ch02.wave-efficiency",
+         "count the tiles (ceil(m/128) x ceil(n/256)), the waves (ceil(tiles/132)), then tiles / (waves x 132).",
+         lambda: kernels.gemm_waves(2304, 2304, 128, 256, 132).efficiency,
+         rel_tol=0.03, unit="", fmt=lambda x: f"{x:.1%}")

@@ -1,0 +1,206 @@
+"""Chapter 5's explorer: a prefill's ops on the roofline, and where its time to first token goes.
+
+The left panel places every op of one prefill (:func:`lib.inference.prefill`) on the
+device's roofline, each at its own intensity and under its own roof: the matmuls
+against the weights under the matmul dtype's roof, attention's two matmuls under the
+activation dtype's, the elementwise ops (norms, softmax, residual adds) under the
+vector (FP32) roof. The right panel splits the roofline time, the lower bound on the
+time to first token (TTFT), into the ops' shares, coloured by the roof that bounds each.
+
+Controls: prompt length, batch, precision (static on the website), and the model,
+the device and the attention kernel (live only).
+
+Introduced in chapters/05_prefill.ipynb.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import PercentFormatter
+
+from lib import hardware, inference, models
+from lib.plotting import COLORS, MARKERS, format_roofline_axes, roof_xy
+from lib.roofline import attainable_flops, ridge_point
+from lib.units import fmt_bytes, fmt_count, fmt_intensity, fmt_time
+from lib.widgets import Control, Explorer
+
+__all__ = ["ATTENTION_OPS", "SHOWN_OPS", "PROMPTS", "BATCHES", "PRECISIONS", "MODELS",
+           "DEVICES", "attention_share", "PrefillExplorer"]
+
+#: The three ops of attention proper (the projections around it are separate ops).
+ATTENTION_OPS = ("attention scores QK^T", "softmax", "attention x V")
+#: Ops the explorer shows, in the order of :data:`lib.inference.OP_NAMES` (dense models only).
+SHOWN_OPS = tuple(n for n in inference.OP_NAMES if n != "router")
+PROMPTS = (16, 64, 256, 1024, 4096, 8192)
+BATCHES = (1, 8, 64)
+#: weight dtype -> label (the matmul dtype follows :func:`lib.inference.compute_dtype_for`)
+PRECISIONS = {"bf16": "BF16", "fp8": "FP8", "int4": "INT4 weights, BF16 math"}
+MODELS = ("gpt2", "llama-2-7b", "llama-3-8b", "qwen2-7b", "llama-3-70b")
+#: Catalog devices with a published BF16 peak (a roofline needs a compute roof).
+DEVICES = tuple(n for n in hardware.names() if "bf16" in hardware.get(n).peak_flops)
+
+X_RANGE = (0.05, 1e5)
+Y_RANGE = (1e10, 1e16)
+BOUND_COLORS = {"memory": COLORS[0], "compute": COLORS[1]}
+_MARKERS = (*MARKERS, "h")
+
+
+def attention_share(estimate: inference.Estimate, quantity: str = "time_s") -> Any:
+    """Fraction of an estimate's ``flops`` or ``time_s`` spent in attention proper.
+
+    Attention proper is :data:`ATTENTION_OPS`: the scores ``QK^T``, the softmax and the
+    product with ``V`` (not the QKV and output projections, which are weight matmuls).
+
+    Introduced in chapters/05_prefill.ipynb.
+
+    Examples
+    --------
+    >>> est = inference.prefill("llama-3-8b", "h100-sxm", 1, [512, 8192])
+    >>> attention_share(est, "flops").round(3)
+    array([0.01 , 0.134])
+    """
+    if quantity not in ("flops", "time_s"):
+        raise ValueError(f"quantity={quantity!r} is not known. Accepted: flops, time_s.")
+    part = sum(np.asarray(getattr(estimate.op(n), quantity), float) for n in ATTENTION_OPS)
+    out = part / np.asarray(getattr(estimate, quantity), float)
+    return out.item() if np.ndim(out) == 0 else out
+
+
+class PrefillExplorer(Explorer):
+    """Prompt length, batch, precision, model, device and attention kernel for one prefill."""
+
+    name = "prefill"
+    title = "Prefill: every op on the roofline, and its share of the time to first token"
+    figsize = (9.4, 4.7)
+    controls = (
+        Control("prompt_len", "prompt length (tokens)", tuple((str(p), p) for p in PROMPTS),
+                default=PROMPTS.index(1024)),
+        Control("batch", "prompts in the batch", tuple((str(b), b) for b in BATCHES), default=0),
+        Control("weight_dtype", "precision",
+                tuple((label, key) for key, label in PRECISIONS.items()), default=0,
+                kind="dropdown"),
+        Control("model", "model", tuple((m, m) for m in MODELS),
+                default=MODELS.index("llama-3-8b"), kind="dropdown", static=False),
+        Control("device", "device", tuple((n, n) for n in DEVICES),
+                default=DEVICES.index("h100-sxm"), kind="dropdown", static=False),
+        Control("fused", "attention kernel",
+                (("fused (FlashAttention-style)", True), ("unfused (scores through HBM)", False)),
+                default=0, kind="dropdown", static=False),
+    )
+
+    def setup(self, fig: Figure) -> None:
+        ax, bx = fig.subplots(1, 2, width_ratios=(1.55, 1))
+        self.ax, self.bx = ax, bx
+        format_roofline_axes(ax, X_RANGE, Y_RANGE)
+        ax.set_title("each op on the roofline (dense peaks)", fontsize=10)
+        dyn = self.dynamic
+        self.ref_line = dyn(ax.plot([], [], color="0.55", lw=1.2, ls="--")[0])
+        self.vec_line = dyn(ax.plot([], [], color="0.55", lw=1.2, ls=":")[0])
+        self.roof_line = dyn(ax.plot([], [], color="0.15", lw=2.2)[0])
+        self.ridge_line = dyn(ax.axvline(1.0, color="0.15", ls=":", lw=1))
+        self.roof_text = dyn(ax.text(X_RANGE[1] / 1.2, 1.0, "", fontsize=7.5, ha="right",
+                                     va="bottom", color="0.15"))
+        self.vec_text = dyn(ax.text(1.0, 1.0, "vector roof (fp32)", fontsize=7.5, ha="left",
+                                    va="top", color="0.4"))
+        self.chip_text = dyn(ax.annotate("", (1.0, 1.0), xytext=(0, -13), ha="center",
+                                         textcoords="offset points", fontsize=7, color="0.3"))
+        self.points = {}
+        for i, name in enumerate(SHOWN_OPS):
+            self.points[name] = dyn(ax.plot([], [], _MARKERS[i % len(_MARKERS)], ms=7.5,
+                                            mec="black", mew=0.7, zorder=5)[0])
+        handles = [Line2D([], [], ls="", marker=_MARKERS[i % len(_MARKERS)], mfc="white",
+                          mec="black", label=n) for i, n in enumerate(SHOWN_OPS)]
+        ax.legend(handles=handles, loc="upper left", fontsize=6.8, ncol=2, handletextpad=0.2,
+                  columnspacing=0.6, borderpad=0.4, framealpha=0.9)
+        self.info = dyn(ax.text(0.98, 0.03, "", transform=ax.transAxes, va="bottom", ha="right",
+                                fontsize=7.8, multialignment="left",
+                                bbox=dict(boxstyle="round", fc="white", ec="0.7")))
+
+        rows = np.arange(len(SHOWN_OPS))[::-1]
+        self.rows = dict(zip(SHOWN_OPS, rows))
+        bx.set_xlim(0, 1.0)
+        bx.set_ylim(-0.7, len(SHOWN_OPS) - 0.3)
+        bx.set_yticks(rows, SHOWN_OPS, fontsize=8)
+        bx.xaxis.set_major_formatter(PercentFormatter(1.0))
+        bx.set_xlabel("share of the TTFT lower bound")
+        bx.grid(True, axis="x", alpha=0.3)
+        bx.legend(handles=[Patch(color=BOUND_COLORS["memory"], label="memory-bound"),
+                           Patch(color=BOUND_COLORS["compute"], label="compute-bound")],
+                  loc="lower right", fontsize=7.5)
+        self.bars = {n: dyn(bx.barh([r], [0.0], height=0.65, color=COLORS[0])[0])
+                     for n, r in self.rows.items()}
+        self.bar_text = {n: dyn(bx.text(0.0, r, "", va="center", ha="left", fontsize=7.5))
+                         for n, r in self.rows.items()}
+        self.bar_title = dyn(bx.set_title("TTFT", fontsize=10))
+
+    def update(self, *, prompt_len: int, batch: int, weight_dtype: str, model: str,
+               device: str, fused: bool, **_: Any) -> None:
+        dev = hardware.get(device)
+        est = inference.prefill(model, dev, batch, prompt_len, weight_dtype=weight_dtype,
+                                fused_attention=fused)
+        bw = dev.memory_bandwidth
+        peak = est.peak_flops
+        ridge = ridge_point(peak, bw)
+        self.roof_line.set_data(*roof_xy(peak, bw, X_RANGE))
+        self.ridge_line.set_xdata([ridge, ridge])
+        self.roof_text.set_position((X_RANGE[1] / 1.2, peak * 1.12))
+        self.roof_text.set_text(f"matmul roof ({est.compute_dtype})")
+        act_peak = dev.peak(est.activation_dtype)
+        if act_peak != peak:
+            self.ref_line.set_data(*roof_xy(act_peak, bw, X_RANGE))
+        else:
+            self.ref_line.set_data([], [])
+        vec_peak = dev.peak_flops.get("fp32")
+        if vec_peak:
+            self.vec_line.set_data(*roof_xy(vec_peak, bw, X_RANGE))
+            self.vec_text.set_position((ridge_point(vec_peak, bw) * 1.5, vec_peak / 1.15))
+            self.vec_text.set_visible(True)
+        else:
+            self.vec_line.set_data([], [])
+            self.vec_text.set_visible(False)
+
+        total = float(est.time_s)
+        on_chip: list[tuple[float, float]] = []
+        for name in SHOWN_OPS:
+            op = est.op(name)
+            color = BOUND_COLORS[str(op.bound)]
+            point = self.points[name]
+            ai = float(op.arithmetic_intensity)
+            if float(op.flops) <= 0:
+                point.set_data([], [])                 # a pure lookup: no FLOPs to place
+            else:
+                x = min(ai, X_RANGE[1] / 1.6)          # "on chip" (no HBM bytes): right edge
+                y = float(attainable_flops(x, op.peak_flops, bw))
+                point.set_data([x], [y])
+                point.set_markerfacecolor(color)
+                if not np.isfinite(ai):
+                    on_chip.append((x, y))
+            share = float(op.time_s) / total
+            self.bars[name].set_width(share)
+            self.bars[name].set_color(color)
+            self.bar_text[name].set_text(fmt_time(float(op.time_s), 2))
+            self.bar_text[name].set_x(share + 0.015 if share < 0.6 else share - 0.015)
+            self.bar_text[name].set_ha("left" if share < 0.6 else "right")
+
+        if on_chip:
+            self.chip_text.xy = on_chip[0]
+            self.chip_text.set_text("on chip")
+        else:
+            self.chip_text.set_text("")
+        m = models.get(model)
+        mfu = float(inference.mfu(est, total))
+        lines = [
+            f"intensity {fmt_intensity(float(est.arithmetic_intensity))} (ridge {ridge:.0f})",
+            f"MFU at the roofline {mfu:.0%}; {fmt_count(float(est.tokens_per_s))} tokens/s",
+            f"memory {fmt_bytes(float(est.memory_required))}"
+            + ("" if est.fits else ": does NOT fit"),
+        ]
+        if prompt_len > m.max_context:
+            lines.append(f"(beyond {model}'s {m.max_context}-token context)")
+        self.info.set_text("\n".join(lines))
+        self.bar_title.set_text(f"TTFT ≥ {fmt_time(total)}, {est.bound}-bound")
