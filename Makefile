@@ -27,21 +27,26 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The browser test of every built page (tests/site). Environment: SITE_DIR (default
+# _build/html), SITE_CONFIG (the _config.yml it was built with), CHROMIUM (default
+# /usr/bin/chromium), SITE_SCREENSHOTS (a folder for light and dark screenshots).
 site-test: $(STAMP)
-	@test -f _build/html/index.html || { echo "No built site: run 'make book' first."; exit 2; }
-	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || $(MAKE) chromium
-	$(BIN)/python -m pytest tests/site -p no:randomly -o addopts="" -q
+	@test -f "$${SITE_DIR:-_build/html}/index.html" || { echo "No built site: run 'make book' first."; exit 2; }
+	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || $(MAKE) chromium
+	$(BIN)/python -m pytest tests/site -p no:randomly -p no:cacheprovider -o addopts="" -q
 
 # Debian's Chromium, driven by the playwright package (no browser download).
 chromium:
-	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq chromium; \
-	else echo "Install Chromium first, e.g. 'sudo apt-get install chromium'"; exit 2; fi
+	@if [ "$$(id -u)" = "0" ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else echo "Install Chromium first, e.g. 'sudo apt-get install chromium', or set CHROMIUM=/path/to/chromium"; exit 2; fi
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab chapters/
@@ -52,7 +57,9 @@ execute: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
+# Notebooks without solutions for students (see README, "Student edition").
 student: $(STAMP)
+	rm -rf student
 	$(BIN)/python scripts/student_edition.py chapters student
 
 clean:
