@@ -1,0 +1,53 @@
+"""Checks on the committed chapter notebooks that nbval cannot make.
+
+nbval compares text outputs but skips images, so a notebook executed without the
+inline backend (for example under MPLBACKEND=Agg) would keep passing while the
+website lost every figure. These tests read the .ipynb files directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+CHAPTERS = sorted((Path(__file__).resolve().parent.parent / "chapters").glob("*.ipynb"))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _outputs(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                yield index, cell, output
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_output_has_its_image(path):
+    missing = [index for index, _, out in _outputs(path)
+               if str(out.get("data", {}).get("text/plain", "")).startswith("<Figure size")
+               and "image/png" not in out.get("data", {})]
+    assert not missing, f"{path.name}: figure outputs without a PNG in cells {missing}; " \
+                        "re-run `make execute` with the inline backend"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_stored_widget_state_or_live_widget_output(path):
+    nb = nbformat.read(path, as_version=4)
+    assert "widgets" not in nb.metadata, f"{path.name} stores widget state"
+    live = [index for index, _, out in _outputs(path) if WIDGET_VIEW in out.get("data", {})]
+    assert not live, f"{path.name}: live widget outputs stored in cells {live}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_ignore_output_tag_only_where_output_truly_varies(path):
+    """`nbval-ignore-output` is for a widget's live view and for timings, nothing else."""
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "nbval-ignore-output" in c.metadata.get("tags", [])]
+    assert len(tagged) <= 3, f"{path.name}: {len(tagged)} cells ignore their output"
+    for cell in tagged:
+        src = cell.source
+        assert ".live()" in src or "perf_counter" in src or "timeit" in src, \
+            f"{path.name}: nbval-ignore-output on a cell that is neither a live widget nor a timing:\n{src[:200]}"
