@@ -6,12 +6,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup book test site-test lab execute bench student clean
+.PHONY: help setup book test site-test lab-test lab execute bench student clean
 
 help:
 	@echo "make book       build the website into _build/html (warnings are errors)"
 	@echo "make test       lib unit, property and doc tests; nbval on every chapter notebook"
 	@echo "make site-test  browser test of the built website (run make book first)"
+	@echo "make lab-test   every explorer, live in a real JupyterLab, moved control by control"
 	@echo "make lab        open the chapters in JupyterLab"
 	@echo "make execute    re-run every notebook in place so committed outputs are current"
 	@echo "make bench      widget and roofline speed, written to _build/bench.json"
@@ -39,6 +40,11 @@ site-test: $(STAMP)
 	@test -f "$${SITE_DIR:-_build/html}/index.html" || { echo "No built site: run 'make book' first."; exit 2; }
 	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || $(MAKE) chromium
 	$(BIN)/python -m pytest tests/site -p no:randomly -p no:cacheprovider -o addopts="" -q
+
+# Every explorer live in a real JupyterLab on 127.0.0.1, each control moved once (tests/lab).
+lab-test: $(STAMP)
+	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || $(MAKE) chromium
+	$(BIN)/python -m pytest tests/lab -p no:randomly -p no:cacheprovider -o addopts="" -q
 
 # Debian's Chromium, driven by the playwright package (no browser download).
 chromium:
