@@ -32,21 +32,24 @@ def suggest(value: str, options: Iterable[str], n: int = 3) -> list[str]:
 
 
 def choice(name: str, value: Any, options: Iterable[str]) -> str:
-    """Check that ``value`` is one of ``options`` (case-insensitive) and return it lower-cased.
+    """Check that ``value`` is one of ``options`` (case-insensitive) and return that option.
 
     Examples
     --------
     >>> choice("dtype", "BF16", ["fp32", "bf16"])
     'bf16'
+    >>> choice("column", "flops", ["FLOPs", "time"])
+    'FLOPs'
     >>> choice("dtype", "bf61", ["fp32", "bf16"])
     Traceback (most recent call last):
     ...
     ValueError: dtype='bf61' is not known; did you mean 'bf16'? Accepted: fp32, bf16.
     """
     options = list(options)
-    key = str(value).strip().lower() if isinstance(value, str) else value
-    if key in options:
-        return key
+    canonical = {str(o).lower(): o for o in options}
+    key = str(value).strip().lower()
+    if key in canonical:
+        return canonical[key]
     close = suggest(str(value), options)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "."
     raise ValueError(f"{name}={value!r} is not known{hint} Accepted: {', '.join(options)}.")

@@ -998,7 +998,7 @@ def launch_floor(estimate: Estimate, launch_latency_s: ArrayLike,
     or captured in a CUDA graph, effectively fewer: pass your own count. The latency is a
     parameter, not a catalog figure: measure yours (a few microseconds is typical).
 
-    Introduced in chapters/06_decode.ipynb.
+    Introduced in chapters/05_prefill.ipynb; used again in chapters/06_decode.ipynb.
 
     Examples
     --------

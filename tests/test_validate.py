@@ -105,3 +105,9 @@ def test_scalar_or_array():
     assert isinstance(scalar_or_array(np.asarray("memory")), str)
     arr = scalar_or_array(np.array([1.0, 2.0]))
     assert isinstance(arr, np.ndarray) and arr.tolist() == [1.0, 2.0]
+
+
+def test_choice_matches_options_with_capitals_and_returns_the_option_as_given():
+    assert choice("column", "flops", ["FLOPs", "time"]) == "FLOPs"
+    assert choice("column", "FLOPs", ["FLOPs", "time"]) == "FLOPs"
+    assert choice("n", 5, [5, 6]) == 5
