@@ -8,6 +8,7 @@ from lib import hardware, kernels
 from lib.exercises import register
 from lib.roofline import first_compute_bound
 from lib.units import fmt_flop_rate, fmt_intensity
+from lib.widgets.compute import MS
 
 
 def smallest_compute_bound_m(device: str, d: int, dtype: str = "bf16",
@@ -28,6 +29,15 @@ def smallest_compute_bound_m(device: str, d: int, dtype: str = "bf16",
     if first is None:
         raise ValueError(f"m_max={m_max} is too small: gemm(M, {d}, {d}) stays memory-bound.")
     return int(first)
+
+
+def _explorer_first_m(dtype: str, device: str = "h100-sxm", d: int = 4096) -> int:
+    """The smallest of the compute explorer's M values at which gemm(M, d, d) is compute-bound."""
+    dev = hardware.get(device)
+    m = np.array(MS)
+    g = kernels.gemm(m, d, d, dtype)
+    return int(first_compute_bound(m, g.flops, g.bytes_moved, dev.peak(dtype),
+                                   dev.memory_bandwidth))
 
 
 register("ch02.a100-peak",
@@ -59,3 +69,9 @@ register("ch02.wave-efficiency",
          "count the tiles (ceil(m/128) x ceil(n/256)), the waves (ceil(tiles/132)), then tiles / (waves x 132).",
          lambda: kernels.gemm_waves(2304, 2304, 128, 256, 132).efficiency,
          rel_tol=0.03, unit="", fmt=lambda x: f"{x:.1%}")
+
+register("ch02.explorer-first-m",
+         "compare the GEMM's intensity at each M of the explorer's slider with the H100 SXM's "
+         "BF16 ridge point (about M FLOP/byte against a few hundred).",
+         lambda: _explorer_first_m("bf16"), rel_tol=0.01, unit="rows",
+         fmt=lambda x: f"M = {x:.0f}")

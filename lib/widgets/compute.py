@@ -34,7 +34,7 @@ class ComputeExplorer(Explorer):
 
     name = "compute"
     title = "A GEMM climbing from the memory slope to the compute roof"
-    figsize = (9.4, 4.5)
+    figsize = (8.0, 4.6)  # 640 px wide: shown at full size on the website
     controls = (
         Control("m", "rows of A (M, tokens)", tuple((str(m), m) for m in MS), default=0),
         Control("nk", "N = K (weight matrix side)", tuple((str(d), d) for d in NKS), default=1),
@@ -47,6 +47,7 @@ class ComputeExplorer(Explorer):
         ax, tx = fig.subplots(1, 2, width_ratios=(2.25, 1))
         self.ax, self.tx = ax, tx
         format_roofline_axes(ax, X_RANGE, Y_RANGE)
+        ax.tick_params(labelsize=9)
         dyn = self.dynamic
         self.roof_line = dyn(ax.plot([], [], color=COLORS[0], lw=2.5)[0])
         self.mem_line = dyn(ax.plot([], [], color=COLORS[0], lw=2, ls="--")[0])
@@ -55,14 +56,14 @@ class ComputeExplorer(Explorer):
                                       color="0.35"))
         self.right_label = dyn(ax.text(1, 1, "→ compute-bound", ha="left", va="top", fontsize=8,
                                        color="0.35"))
-        self.trail = dyn(ax.plot([], [], "o", color=COLORS[1], alpha=0.55, ms=5, mec="white",
+        self.trail = dyn(ax.plot([], [], "o", color=COLORS[1], alpha=0.5, ms=6, mec="none",
                                  zorder=4)[0])
         self.point = dyn(ax.plot([], [], "o", color=COLORS[1], ms=10, zorder=5)[0])
         self.point_label = dyn(ax.annotate("", (1, 1), xytext=(8, -14), textcoords="offset points",
                                            fontsize=9, color=COLORS[1], weight="bold"))
         # Below the roof at high intensity nothing is ever drawn: room for the numbers.
         self.info = dyn(ax.text(0.98, 0.03, "", transform=ax.transAxes, va="bottom", ha="right",
-                                fontsize=8, multialignment="left",
+                                fontsize=9, multialignment="left",
                                 bbox=dict(boxstyle="round", fc="white", ec="0.7")))
         ax.set_title("roofline (dense peak)", fontsize=10)
 
@@ -73,13 +74,14 @@ class ComputeExplorer(Explorer):
         tx.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v, 1)))
         tx.set_xticks([1e-9, 1e-6, 1e-3, 1.0])
         tx.set_xlabel("time (log scale)")
+        tx.tick_params(axis="x", labelsize=9)
         tx.grid(True, axis="x", alpha=0.3)
         tx.set_title("lower bounds on the time", fontsize=10)
         lo = T_RANGE[0]
         self.bar_math = dyn(tx.barh([1], [lo], left=lo, height=0.55, color=COLORS[2])[0])
         self.bar_mem = dyn(tx.barh([0], [lo], left=lo, height=0.55, color=COLORS[0])[0])
-        self.t_math = dyn(tx.text(lo * 2, 1.42, "", fontsize=8, va="center"))
-        self.t_mem = dyn(tx.text(lo * 2, 0.42, "", fontsize=8, va="center"))
+        self.t_math = dyn(tx.text(lo * 2, 1.42, "", fontsize=8.5, va="center"))
+        self.t_mem = dyn(tx.text(lo * 2, 0.42, "", fontsize=8.5, va="center"))
         fig.suptitle(self.title, fontsize=11)
 
     def update(self, *, m: int, nk: int, dtype: str, device: str, **_: Any) -> None:

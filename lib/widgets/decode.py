@@ -257,20 +257,21 @@ def roofline_figure(model: Any, device: Any, batches: Sequence[int] = (1, 16, 64
     mlp = est.op("MLP")
     xi = np.asarray(mlp.arithmetic_intensity)
     ax.plot(xi, attainable_flops(xi, mlp.peak_flops, bw), "o-", color=COLORS[0], ms=7,
-            label=f"{m.label}: MLP (weight GEMMs)")
+            zorder=4, label=f"{m.label}: MLP (weight GEMMs)")
     for bb, xx in zip(b, xi):
         ax.annotate(f"B={bb}", (xx, attainable_flops(xx, peak, bw)), xytext=(-4, 8),
                     textcoords="offset points", fontsize=8, ha="right", color=COLORS[0])
     xs = np.asarray(est.arithmetic_intensity)
     ax.plot(xs, np.asarray(est.flops) / np.asarray(est.time_s), "*--", color=COLORS[1], ms=10,
-            lw=1, label=f"{m.label}: whole step, {context:,}-token context")
+            lw=1, zorder=5, label=f"{m.label}: whole step, {context:,}-token context")
     for j, am in enumerate(attention_models):
         a = models.get(am)
         att = inference.decode(a, dev, b, context).op("attention scores QK^T")
         xa = np.asarray(att.arithmetic_intensity)
         kind = "MHA" if a.n_kv_heads == a.n_heads else "GQA"
-        ax.plot(xa, attainable_flops(xa, att.peak_flops, bw), MARKERS[j + 1],
-                color=COLORS[2 + j], ms=8, mec="black", mew=0.5,
+        # large and open, drawn underneath, so that batch 1's circle and star show inside
+        ax.plot(xa, attainable_flops(xa, att.peak_flops, bw), MARKERS[j + 1], ms=13,
+                mfc="none", mec=COLORS[2 + j], mew=1.8, zorder=3,
                 label=f"{a.label} ({kind}): attention, every batch")
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("Decode on the roofline: batch raises the weight GEMMs, not attention",
@@ -400,6 +401,7 @@ def throughput_latency_figure(model: Any, device: Any,
     dev = device if isinstance(device, hardware.Device) else hardware.get(device)
     b = np.asarray(batches)
     fig, ax = new_figure(7.0, 4.3)
+    first = True
     for j, c in enumerate(contexts):
         est = inference.decode(m, dev, b, c, kv_dtype=kv_dtype)
         t = np.asarray(est.time_s) * 1e3
@@ -412,15 +414,27 @@ def throughput_latency_figure(model: Any, device: Any,
         ax.plot(t[~fits], r[~fits], "o", mfc="white", mec=color, ms=6)
         ax.plot(t[comp], r[comp], "o", mfc="none", mec="black", ms=9, mew=1.5)
         for bb, tt, rr in zip(b, t, r):
-            if bb in (64, 256, 1024) or (bb == 1 and j == 0):
+            if bb in (64, 256, 1024):
                 ax.annotate(f"B={bb}", (tt, rr), xytext=(6, -11), textcoords="offset points",
                             fontsize=8, color=color)
+            elif bb == 1 and first:     # every curve starts here: label it once, to the left
+                ax.annotate("B=1", (tt, rr), xytext=(-6, 0), textcoords="offset points",
+                            fontsize=8, color="0.3", ha="right", va="center")
+                first = False
     ax.plot([], [], "o", mfc="white", mec="0.4", label="does not fit in memory")
     ax.plot([], [], "o", mfc="none", mec="black", ms=9, mew=1.5, label="compute-bound")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    x_lo, x_hi = ax.get_xlim()
+    y_lo, y_hi = ax.get_ylim()
+    ax.set_xticks([v for v in (2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)
+                   if x_lo <= v <= x_hi])
+    ax.set_yticks([v for v in (100, 300, 1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6)
+                   if y_lo <= v <= y_hi])
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_count(v, 2)))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     ax.set_xlabel("time per output token, TPOT (ms): what each user waits")
     ax.set_ylabel("tokens/s, all users together")
     ax.grid(True, which="major", alpha=0.3)

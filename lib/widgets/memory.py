@@ -213,7 +213,7 @@ def transfer_figure(device: hardware.Device, size_range: tuple[float, float] = (
     ax.set_xlabel("bytes moved in one transfer")
     ax.set_ylabel("effective bandwidth")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=7.5)
+    ax.legend(loc="lower right", fontsize=8)
     ax.set_title(f"{_short(device)}: a transfer pays its latency before its bandwidth",
                  fontsize=10)
     return fig
@@ -247,7 +247,8 @@ def share_figure(kernel_list: Sequence[kernels.Kernel], devices: Sequence[hardwa
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g} %"))
     ax.set_xlabel("share of peak FLOP/s the kernel can use (log scale)")
     ax.grid(True, axis="x", which="major", alpha=0.3)
-    ax.legend(loc="upper right", fontsize=7.5)
+    ax.set_axisbelow(True)
+    ax.legend(loc="upper right", fontsize=8)
     return fig
 
 
@@ -329,11 +330,12 @@ def decode_bytes_figure(model: models.ModelConfig, device: hardware.Device,
                 f"{fmt_time(memory.transfer_time(total, bw))} per step", va="center",
                 fontsize=8)
     ax.set_yticks(y, [f"batch {b}, {c:,}-token context" for b, c in cases], fontsize=8.5)
-    ax.set_xlim(0, (weights + kv.max()) * 1.5)
+    ax.set_xlim(0, (weights + kv.max()) * 1.75)   # room for the longest label
+    ax.set_axisbelow(True)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_bytes(v, digits=2)))
     ax.set_xlabel(f"bytes read per decode step ({dtype})")
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, fontsize=8,
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=8,
               frameon=False)
     ax.set_title(f"{model.label} on {_short(device)}, {fmt_bandwidth(bw)}: one decode step's "
                  "reads", fontsize=10)

@@ -24,14 +24,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from lib import inference, models
+from lib._validate import choice
 from lib.dtypes import bytes_per_element
 from lib.plotting import COLORS, new_figure
-from lib.units import fmt_bytes, fmt_count, fmt_flops
+from lib.units import fmt_bytes, fmt_count, fmt_flops, fmt_intensity, fmt_time
 from lib.widgets import Control, Explorer
 
-__all__ = ["GROUPS", "GROUP_COLORS", "CONTEXTS", "KV_DTYPES", "breakdown",
-           "TransformerExplorer", "params_figure", "flops_context_figure", "kv_ratio_figure",
-           "op_bytes_figure"]
+__all__ = ["GROUPS", "GROUP_COLORS", "CONTEXTS", "KV_DTYPES", "TABLE_COLUMNS", "breakdown",
+           "ops_table", "TransformerExplorer", "params_figure", "flops_context_figure",
+           "kv_ratio_figure", "op_bytes_figure"]
 
 #: Cost groups, in drawing order: key -> label.
 GROUPS = {
@@ -51,6 +52,19 @@ GROUP_COLORS = {
 CONTEXTS = (1024, 4096, 8192, 16384, 32768, 131072)
 #: KV-cache precisions the explorer offers.
 KV_DTYPES = ("bf16", "fp8", "int8")
+#: Columns :func:`ops_table` can print, and what each holds.
+TABLE_COLUMNS = {
+    "FLOPs": "FLOPs of the op",
+    "bytes": "all bytes it moves through main memory",
+    "weights": "weight bytes read",
+    "KV cache": "KV-cache bytes written and read",
+    "activations": "activation bytes read and written",
+    "FLOP/B": "arithmetic intensity, FLOP per byte ('on chip' when it moves no bytes)",
+    "T_math": "FLOPs / the peak of its roof",
+    "T_mem": "bytes / memory bandwidth",
+    "time": "roofline time, max(T_math, T_mem) (the total: sum over the ops)",
+    "bound": "which of the two clocks is longer",
+}
 
 # FLOPs and bytes do not depend on the device; inference.forward needs one for its timings.
 _DEVICE = "h100-sxm"
@@ -112,6 +126,66 @@ def breakdown(model: Any, context: int, kv_dtype: str = "bf16",
         moved["other"] += float(op.bytes_act)
         flops[group] += float(op.flops)
     return {"memory": memory, "bytes": moved, "flops": flops}
+
+
+def _table_cell(column: str, row: Any, est: inference.Estimate, total: bool) -> str:
+    if column == "FLOPs":
+        return fmt_flops(float(row.flops))
+    if column in ("bytes", "weights", "KV cache", "activations"):
+        attr = {"bytes": "bytes", "weights": "bytes_weights", "KV cache": "bytes_kv",
+                "activations": "bytes_act"}[column]
+        return fmt_bytes(float(getattr(row, attr)))
+    if column == "FLOP/B":
+        ai = float(row.arithmetic_intensity)
+        if np.isnan(ai):
+            return "-"
+        return "on chip" if np.isinf(ai) else fmt_intensity(ai).removesuffix(" FLOP/B")
+    if column == "T_math":
+        return fmt_time(float(est.math_time_s if total else row.flops / row.peak_flops))
+    if column == "T_mem":
+        return fmt_time(float(est.memory_time_s if total
+                              else row.bytes / est.memory_bandwidth))
+    if column == "time":
+        return fmt_time(float(row.time_s))
+    return str(row.bound)
+
+
+def ops_table(estimate: inference.Estimate,
+              columns: Sequence[str] = ("FLOPs", "weights", "KV cache", "activations",
+                                        "FLOP/B")) -> str:
+    """A narrow per-op table of a (scalar) estimate: the ``columns`` you choose, then the total.
+
+    :func:`lib.inference.format_estimate` prints every column at once, which is wider than
+    a book page; this prints a few of :data:`TABLE_COLUMNS`, one row per op of
+    ``estimate.ops`` and a total row. Tensor-parallel communication is not listed.
+
+    Introduced in chapters/04_transformer_arithmetic.ipynb.
+
+    Examples
+    --------
+    >>> est = inference.prefill("llama-3-8b", "h100-sxm", 1, 2048)
+    >>> lines = ops_table(est, ["FLOPs", "FLOP/B", "bound"]).splitlines()
+    >>> print(lines[0]); print(lines[-1])
+    op                          FLOPs  FLOP/B  bound
+    total                  29.7 TFLOP     813  compute
+    """
+    e = estimate
+    if np.ndim(e.time_s) != 0:
+        raise ValueError("ops_table needs a single configuration; index the inputs or call "
+                         "it once per configuration.")
+    known = {c.lower(): c for c in TABLE_COLUMNS}      # choice() compares lower-cased names
+    cols = [known[choice("columns", c, tuple(known))] for c in columns]
+    head = ("op", *cols)
+    rows = [(o.name, *(_table_cell(c, o, e, False) for c in cols)) for o in e.ops]
+    total = ("total", *(_table_cell(c, e, e, True) for c in cols))
+    widths = [max(len(r[i]) for r in (head, total, *rows)) for i in range(len(head))]
+
+    def line(r: Sequence[str]) -> str:
+        return "  ".join(x.ljust(w) if i == 0 else x.rjust(w)
+                         for i, (x, w) in enumerate(zip(r, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(head), *map(line, rows), rule, line(total)])
 
 
 class TransformerExplorer(Explorer):
