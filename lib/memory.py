@@ -419,9 +419,9 @@ def kernel_cost(kernel: Kernel, device: Device, dtype: str = "bf16") -> KernelCo
     bw = device.memory_bandwidth
     f = np.asarray(kernel.flops, dtype=float)
     b = np.asarray(kernel.bytes_moved, dtype=float)
-    t_math = f / peak
-    t_mem = b / bw
-    time = np.asarray(roofline.kernel_time(f, b, peak, bw))
+    t_math = np.asarray(roofline.math_time(f, peak))
+    t_mem = np.asarray(roofline.memory_time(b, bw))
+    time = np.maximum(t_math, t_mem)
     return KernelCost(
         kernel.name, scalar_or_array(f), scalar_or_array(b),
         roofline.arithmetic_intensity(f, b), scalar_or_array(t_math), scalar_or_array(t_mem),

@@ -118,11 +118,8 @@ def kernel_time(flops: ArrayLike, bytes_moved: ArrayLike, peak_flops: ArrayLike,
     >>> round(kernel_time(14e9, 14e9, 989.4e12, 3.35e12) * 1e3, 2)
     4.18
     """
-    f = positive("flops", flops, allow_zero=True)
-    b = positive("bytes_moved", bytes_moved, allow_zero=True)
-    p = positive("peak_flops", peak_flops)
-    bw = positive("memory_bandwidth", memory_bandwidth)
-    return scalar_or_array(np.maximum(f / p, b / bw))
+    return scalar_or_array(np.maximum(math_time(flops, peak_flops),
+                                      memory_time(bytes_moved, memory_bandwidth)))
 
 
 def bound(flops: ArrayLike, bytes_moved: ArrayLike, peak_flops: ArrayLike,
@@ -138,11 +135,8 @@ def bound(flops: ArrayLike, bytes_moved: ArrayLike, peak_flops: ArrayLike,
     >>> bound([1e12, 1e6], [1e9, 1e9], 989.4e12, 3.35e12)
     array(['compute', 'memory'], dtype='<U7')
     """
-    f = positive("flops", flops, allow_zero=True)
-    b = positive("bytes_moved", bytes_moved, allow_zero=True)
-    p = positive("peak_flops", peak_flops)
-    bw = positive("memory_bandwidth", memory_bandwidth)
-    out = np.where(b / bw > f / p, MEMORY, COMPUTE)
+    out = np.where(np.asarray(memory_time(bytes_moved, memory_bandwidth))
+                   > np.asarray(math_time(flops, peak_flops)), MEMORY, COMPUTE)
     return out.item() if out.ndim == 0 else out
 
 

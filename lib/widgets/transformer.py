@@ -173,8 +173,7 @@ def ops_table(estimate: inference.Estimate,
     if np.ndim(e.time_s) != 0:
         raise ValueError("ops_table needs a single configuration; index the inputs or call "
                          "it once per configuration.")
-    known = {c.lower(): c for c in TABLE_COLUMNS}      # choice() compares lower-cased names
-    cols = [known[choice("columns", c, tuple(known))] for c in columns]
+    cols = [choice("columns", c, TABLE_COLUMNS) for c in columns]
     head = ("op", *cols)
     rows = [(o.name, *(_table_cell(c, o, e, False) for c in cols)) for o in e.ops]
     total = ("total", *(_table_cell(c, e, e, True) for c in cols))
