@@ -3,15 +3,23 @@
 Modules, in the one direction their imports flow (a module imports only from those
 above it):
 
-* ``units``, ``dtypes`` -- SI units and their display; number formats and their sizes
-* ``hardware`` -- the sourced device catalog (dense peaks, bandwidth, capacity, hierarchy)
-* ``roofline``, ``kernels`` -- attainable FLOP/s, ridge, kernel time and bound; FLOPs and
-  bytes of vector ops, dot, GEMV, GEMM, norms, softmax
+* ``units``, ``dtypes``, ``tables`` -- SI units and their display; number formats and
+  their sizes; the one table every listing prints as
+* ``hardware`` -- the sourced device catalog (dense peaks, bandwidth, capacity, hierarchy,
+  compute units, special-function rate, links), each figure with its provenance
+* ``roofline`` -- attainable FLOP/s, ridge, kernel time, the one tie rule, MBU and MFU
+* ``kernels`` -- FLOPs and bytes (split into weights, KV cache and activations) of every
+  kernel: vector ops, dot, GEMV, GEMM, norms, softmax, activation, lookup, attention
 * ``memory`` -- transfers, latency and the memory hierarchy (chapter 1)
-* ``models`` -> ``inference`` -> ``cli`` -- transformer configs, per-op prefill/decode
-  costs, and the ``python -m lib`` calculator
+* ``comm`` -- device-to-device links: the latency-bandwidth cost of an all-reduce
+* ``models`` -- transformer configs from ``config.json``: parameters, KV bytes per token
+* ``capacity`` -- what fits in memory: weights, KV cache, the largest batch or context
+* ``transformer`` -- what one forward pass does, op by op: FLOPs and bytes
+* ``inference`` -- what it costs on a device: per-op time, floor, prefill, decode
+* ``regimes`` -- where the bound flips: critical batch, shortest compute-bound prompt
+* ``cli`` -- the ``python -m lib`` calculator
 * ``plotting``, ``widgets``, ``exercises`` -- figures, the chapters' explorers, and
-  feedback on exercise answers
+  feedback on exercise answers (they compute nothing the modules above do not)
 
 Import what you need explicitly, e.g. ``from lib import hardware, roofline``.
 """

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["positive", "choice", "scalar_or_array", "suggest"]
+__all__ = ["positive", "choice", "flag", "broadcast", "scalar_or_array", "suggest"]
 
 
 def suggest(value: str, options: Iterable[str], n: int = 3) -> list[str]:
@@ -92,6 +92,46 @@ def positive(name: str, value: Any, *, allow_zero: bool = False, integer: bool =
         where = "" if arr.ndim == 0 else " (element)"
         raise ValueError(f"{name}{where}={_show(shown)} must be {what} {bound}.")
     return arr
+
+
+def flag(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a boolean (Python or numpy); anything else is an error.
+
+    A string such as ``"no"`` is truthy in Python, so accepting it would silently mean
+    the opposite of what was written.
+
+    Examples
+    --------
+    >>> flag("fused_attention", False)
+    False
+    >>> flag("fused_attention", "no")
+    Traceback (most recent call last):
+    ...
+    ValueError: fused_attention='no' must be True or False.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ValueError(f"{name}={value!r} must be True or False.")
+
+
+def broadcast(**arrays: np.ndarray) -> list[np.ndarray]:
+    """Broadcast the named arrays together, or say which shapes do not fit.
+
+    Examples
+    --------
+    >>> [a.shape for a in broadcast(batch=np.ones(3), context=np.ones((2, 1)))]
+    [(2, 3), (2, 3)]
+    >>> broadcast(batch=np.ones(3), context=np.ones(2))
+    Traceback (most recent call last):
+    ...
+    ValueError: batch (shape (3,)) and context (shape (2,)) do not broadcast together: give arrays of one shape, or shapes numpy can broadcast (e.g. a column and a row).
+    """
+    try:
+        return list(np.broadcast_arrays(*arrays.values()))
+    except ValueError:
+        shapes = " and ".join(f"{k} (shape {np.shape(v)})" for k, v in arrays.items())
+        raise ValueError(f"{shapes} do not broadcast together: give arrays of one shape, or "
+                         "shapes numpy can broadcast (e.g. a column and a row).") from None
 
 
 def _show(x: Any) -> str:

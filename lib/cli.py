@@ -7,13 +7,20 @@
     python -m lib show hardware NAME [--json]
     python -m lib estimate --model NAME_OR_CONFIG_JSON --hardware NAME --phase {prefill,decode}
         --batch B (--prompt-len P | --context C) [--weight-dtype D] [--kv-dtype D] [--tp N]
-        [--compute-dtype D] [--unfused-attention] [--json]
+        [--compute-dtype D] [--link-bandwidth BW] [--link-latency S] [--unfused-attention]
+        [--json]
 
-Without ``--json`` the output is an aligned table formatted with :mod:`lib.units`;
-with ``--json`` it is one JSON object (or, for ``list``, one array). Bad input
-prints one line on stderr naming the flag, the value and what is accepted, and
-exits with status 2. A configuration that does not fit in memory is still
-estimated, with a warning on stderr.
+Without ``--json`` the output is a :class:`lib.tables.Table` formatted with
+:mod:`lib.units`; with ``--json`` it is one JSON object (or, for ``list``, one
+array). Bad input prints one line on stderr naming the flag, the value and what is
+accepted, and exits with status 2. A configuration that does not fit in memory is
+still estimated, with a warning on stderr; so is one on a device that publishes no
+peak for the precision it needs (the times are then memory-only, ``peak_known`` is
+false, and stderr says so).
+
+The estimate's JSON holds the per-op time ``time_s``, the floor ``floor_s`` (no
+implementation is faster; never above ``time_s``), the communication time ``comm_s``
+and ``peak_known``, with every op.
 
 The arithmetic lives in :mod:`lib.models` and :mod:`lib.inference`; this module
 only parses, calls them and prints.
@@ -42,7 +49,10 @@ from typing import Any, Callable
 from lib import hardware, inference, models, roofline
 from lib._validate import choice
 from lib.dtypes import DTYPES
-from lib.units import fmt_bandwidth, fmt_bytes, fmt_count, fmt_flop_rate, fmt_intensity
+from lib.models import KV_DTYPES, WEIGHT_DTYPES
+from lib.tables import Table
+from lib.units import fmt_bandwidth, fmt_bytes, fmt_count, fmt_flop_rate, fmt_intensity, \
+    fmt_time
 
 __all__ = ["main", "build_parser", "resolve_model"]
 
@@ -71,14 +81,16 @@ def _whole(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number (byte/s, e.g. 450e9)") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
-    return value
+def _positive_float(unit: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number ({unit})") from None
+        if not (value > 0 and value < float("inf")):
+            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
+        return value
+    return parse
 
 
 def _dtype(param: str, options: Sequence[str]) -> Callable[[str], str]:
@@ -111,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     sh = sub.add_parser("show", help="one model or device in detail")
     sh.add_argument("what", choices=("model", "hardware"))
     sh.add_argument("name", help="catalog name (or, for a model, a config.json path)")
-    sh.add_argument("--kv-dtype", type=_dtype("kv_dtype", inference.KV_DTYPES), default=None,
+    sh.add_argument("--kv-dtype", type=_dtype("kv_dtype", KV_DTYPES), default=None,
                     help="KV-cache precision for kv_bytes_per_token (model only; default bf16)")
     sh.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -125,17 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="prefill: prompt tokens per sequence (>= 1)")
     es.add_argument("--context", type=_whole(0), default=None,
                     help="decode: tokens already cached per sequence (>= 0)")
-    es.add_argument("--weight-dtype", type=_dtype("weight_dtype", inference.WEIGHT_DTYPES),
-                    default="bf16", help="one of " + ", ".join(inference.WEIGHT_DTYPES))
-    es.add_argument("--kv-dtype", type=_dtype("kv_dtype", inference.KV_DTYPES),
-                    default="bf16", help="one of " + ", ".join(inference.KV_DTYPES))
+    es.add_argument("--weight-dtype", type=_dtype("weight_dtype", WEIGHT_DTYPES),
+                    default="bf16", help="one of " + ", ".join(WEIGHT_DTYPES))
+    es.add_argument("--kv-dtype", type=_dtype("kv_dtype", KV_DTYPES),
+                    default="bf16", help="one of " + ", ".join(KV_DTYPES))
     es.add_argument("--compute-dtype", type=_dtype("compute_dtype", DTYPES),
                     default=None, help="override the matmul precision (default: by the "
                     "weight dtype and the device)")
     es.add_argument("--tp", type=_whole(1), default=1, help="tensor-parallel devices (>= 1)")
-    es.add_argument("--link-bandwidth", type=_positive_float, default=None,
-                    help="device-to-device bandwidth per direction, byte/s, for --tp > 1 "
-                    "(default: the device's NVLink figure)")
+    es.add_argument("--link-bandwidth", type=_positive_float("byte/s, e.g. 450e9"),
+                    default=None, help="device-to-device bandwidth per direction, byte/s, "
+                    "for --tp > 1 (default: the device's link in the catalog)")
+    es.add_argument("--link-latency", type=_positive_float("seconds, e.g. 1e-6"),
+                    default=None, help="latency of one message over that link, seconds "
+                    "(default: the device's)")
     es.add_argument("--unfused-attention", action="store_true",
                     help="score matrix through main memory (no FlashAttention)")
     es.add_argument("--json", action="store_true", help="print one JSON object")
@@ -163,45 +178,8 @@ def resolve_model(text: str) -> models.ModelConfig:
 
 # --- output helpers -----------------------------------------------------------------------
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
-    """Columns aligned: the first ``left`` to the left (names), the rest to the right (numbers)."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(r: Sequence[str]) -> str:
-        return "  ".join(str(x).ljust(w) if i < left else str(x).rjust(w)
-                         for i, (x, w) in enumerate(zip(r, widths))).rstrip()
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
-
-
 def _json(obj: Any) -> str:
     return json.dumps(obj, indent=2, allow_nan=False)
-
-
-def _model_dict(m: models.ModelConfig, kv_dtype: str) -> dict[str, Any]:
-    return {
-        "name": m.name, "label": m.label,
-        "params_total": m.params_total, "params_active": m.params_active,
-        "kv_bytes_per_token": m.kv_bytes_per_token(kv_dtype), "kv_dtype": kv_dtype,
-        "n_layers": m.n_layers, "d_model": m.d_model, "n_heads": m.n_heads,
-        "n_kv_heads": m.n_kv_heads, "head_dim": m.head_dim, "d_ff": m.d_ff,
-        "vocab_size": m.vocab_size, "n_experts": m.n_experts, "top_k": m.top_k,
-        "gated_mlp": m.gated_mlp, "tied_embeddings": m.tied_embeddings, "norm": m.norm,
-        "positional": m.positional, "max_context": m.max_context,
-        "sliding_window": m.sliding_window, "params_breakdown": m.params_breakdown(),
-        "source": m.to_dict()["source"], "paper": m.paper,
-    }
-
-
-def _hardware_dict(d: hardware.Device) -> dict[str, Any]:
-    return {
-        "name": d.name, "label": d.label, "vendor": d.vendor,
-        "peak_flops": dict(d.peak_flops), "memory_bandwidth": d.memory_bandwidth,
-        "memory_capacity": d.memory_capacity, "memory_type": d.memory_type,
-        "interconnect_bandwidth": d.interconnect_bandwidth,
-        "source": {"url": d.source.url, "where": d.source.where,
-                   "accessed": d.source.accessed, "bibkey": d.source.bibkey},
-        "notes": d.notes,
-    }
 
 
 def _peak_text(d: hardware.Device, dtype: str) -> str:
@@ -214,20 +192,20 @@ def _list(args: argparse.Namespace, out: Any) -> None:
     if args.what == "models":
         ms = [models.get(n) for n in models.names()]
         if args.json:
-            print(_json([_model_dict(m, "bf16") for m in ms]), file=out)
+            print(_json([m.to_dict() for m in ms]), file=out)
             return
         rows = [(m.name, m.label, fmt_count(m.params_total, 4), fmt_count(m.params_active, 4),
                  fmt_bytes(m.kv_bytes_per_token("bf16"), binary=True), str(m.n_layers),
                  str(m.d_model), f"{m.n_heads}/{m.n_kv_heads}", str(m.head_dim), str(m.d_ff),
                  str(m.vocab_size), f"{m.n_experts}/{m.top_k}" if m.is_moe else "dense",
                  str(m.max_context)) for m in ms]
-        print(_table(("model", "label", "params", "active", "KV/token (bf16)", "layers",
-                      "d_model", "heads/kv", "head_dim", "d_ff", "vocab", "experts",
-                      "context"), rows, left=2), file=out)
+        print(Table(("model", "label", "params", "active", "KV/token (bf16)", "layers",
+                     "d_model", "heads/kv", "head_dim", "d_ff", "vocab", "experts",
+                     "context"), rows, ("<", "<", *(">",) * 11)), file=out)
     else:
         ds = [hardware.get(n) for n in hardware.names()]
         if args.json:
-            print(_json([_hardware_dict(d) for d in ds]), file=out)
+            print(_json([d.to_dict() for d in ds]), file=out)
             return
         rows = []
         for d in ds:
@@ -236,8 +214,8 @@ def _list(args: argparse.Namespace, out: Any) -> None:
             rows.append((d.name, d.label, _peak_text(d, "bf16"), _peak_text(d, "fp8"),
                          fmt_bandwidth(d.memory_bandwidth), fmt_bytes(d.memory_capacity),
                          ridge))
-        print(_table(("device", "label", "bf16 dense", "fp8 dense", "bandwidth", "memory",
-                      "ridge (bf16)"), rows, left=2), file=out)
+        print(Table(("device", "label", "bf16 dense", "fp8 dense", "bandwidth", "memory",
+                     "ridge (bf16)"), rows, ("<", "<", *(">",) * 5)), file=out)
 
 
 def _show(args: argparse.Namespace, out: Any) -> None:
@@ -246,15 +224,22 @@ def _show(args: argparse.Namespace, out: Any) -> None:
             raise CliError(f"{PROG} show: error: --kv-dtype applies to 'show model' only.")
         d = _flagged("show", "hardware", args.name, hardware.get)
         if args.json:
-            print(_json(_hardware_dict(d)), file=out)
+            print(_json(d.to_dict()), file=out)
             return
         rows = [(dt, fmt_flop_rate(v)) for dt, v in d.peak_flops.items()]
+        link = ("none in the catalog" if d.interconnect_bandwidth is None else
+                f"{d.interconnect}, {fmt_bandwidth(d.interconnect_bandwidth)} per direction, "
+                f"{fmt_time(d.interconnect_latency)} per message")
+        units = ([f"compute units: {d.sm_count}"
+                  + (f" at {d.boost_clock_hz / 1e6:.0f} MHz" if d.boost_clock_hz else "")]
+                 if d.sm_count else [])
+        exps = ([f"special functions (exp): {fmt_count(d.exp_throughput)} per second"]
+                if d.exp_throughput else [])
         lines = [f"{d.name}: {d.label} ({d.vendor})",
                  f"memory: {fmt_bytes(d.memory_capacity)} {d.memory_type} at "
-                 f"{fmt_bandwidth(d.memory_bandwidth)}",
-                 "interconnect: " + (fmt_bandwidth(d.interconnect_bandwidth) + " per direction"
-                                     if d.interconnect_bandwidth else "none in the catalog"),
-                 "", _table(("dtype", "dense peak"), rows) if rows else
+                 f"{fmt_bandwidth(d.memory_bandwidth)}", *units, *exps,
+                 f"interconnect: {link}",
+                 "", str(Table(("dtype", "dense peak"), rows)) if rows else
                  "dense peaks: none published", "",
                  f"source: {d.source.url} ({d.source.where}; read {d.source.accessed})"]
         if d.notes:
@@ -264,7 +249,7 @@ def _show(args: argparse.Namespace, out: Any) -> None:
     kv = args.kv_dtype or "bf16"
     m = _flagged("show", "model", args.name, resolve_model)
     if args.json:
-        print(_json(_model_dict(m, kv)), file=out)
+        print(_json(m.to_dict(kv)), file=out)
         return
     br = m.params_breakdown()
     rows = [(k, fmt_count(v, 4), f"{100 * v / m.params_total:.1f}%") for k, v in br.items()]
@@ -280,7 +265,7 @@ def _show(args: argparse.Namespace, out: Any) -> None:
         + (f", {m.n_experts} experts top-{m.top_k}" if m.is_moe else ""),
         f"context: {m.max_context} tokens"
         + (f", sliding window {m.sliding_window}" if m.sliding_window else ""),
-        "", _table(("component", "params", "share"), rows), "",
+        "", str(Table(("component", "params", "share"), rows)), "",
         f"source: {m.source.url}" if m.source else "source: -",
     ]
     print("\n".join(lines), file=out)
@@ -314,24 +299,19 @@ def _estimate(args: argparse.Namespace, out: Any, err: Any) -> None:
     m = _flagged("estimate", "model", args.model, resolve_model)
     d = _flagged("estimate", "hardware", args.hardware, hardware.get)
     try:
-        inference.kv_heads_per_device(m, args.tp)
+        m.kv_heads_per_device(args.tp)
     except ValueError as exc:
         raise CliError(f"{where} --tp {args.tp}: {exc}") from None
-    if args.tp > 1 and d.interconnect_bandwidth is None and args.link_bandwidth is None:
+    if args.tp > 1 and args.link_bandwidth is None and d.interconnect_bandwidth is None:
         raise CliError(f"{where} --tp {args.tp}: the catalog holds no device-to-device link "
                        f"for {d.name}; give --link-bandwidth (byte/s per direction, e.g. "
-                       f"32e9 for PCIe Gen4 x16).")
-    cd = args.compute_dtype or inference.compute_dtype_for(args.weight_dtype, d)
-    for dt, flag in ((cd, "--compute-dtype" if args.compute_dtype else "--weight-dtype"),
-                     (inference.activation_dtype_for(args.weight_dtype), "--weight-dtype")):
-        if dt not in d.peak_flops:
-            published = ", ".join(d.peak_flops) or "none"
-            raise CliError(f"{where} --hardware {d.name}: {d.vendor} publishes no {dt} peak "
-                           f"for it, which {flag} {getattr(args, flag[2:].replace('-', '_'))} "
-                           f"needs; published peaks: {published}.")
+                       f"32e9 for PCIe Gen4 x16) and --link-latency (seconds per message).")
+    if args.tp > 1 and args.link_latency is None and d.interconnect_latency is None:
+        raise CliError(f"{where} --tp {args.tp}: the catalog holds no link latency for "
+                       f"{d.name}; give --link-latency (seconds per message, e.g. 1e-6).")
     kw = dict(weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype, tp=args.tp,
               compute_dtype=args.compute_dtype, fused_attention=not args.unfused_attention,
-              link_bandwidth=args.link_bandwidth)
+              link_bandwidth=args.link_bandwidth, link_latency=args.link_latency)
     try:
         if args.phase == "prefill":
             est = inference.prefill(m, d, args.batch, args.prompt_len, **kw)
@@ -349,10 +329,16 @@ def _estimate(args: argparse.Namespace, out: Any, err: Any) -> None:
               f"{fmt_bytes(est.memory_required)} per device (weights {args.weight_dtype}, "
               f"KV {args.kv_dtype}, tp {args.tp}) but {d.name} has "
               f"{fmt_bytes(d.memory_capacity)}; estimating anyway.", file=err)
+    if not est.peak_known:
+        needed = sorted({est.compute_dtype, est.activation_dtype}
+                        - set(d.peak_flops))
+        print(f"note: {d.vendor} publishes no {', '.join(needed)} peak for {d.name} "
+              f"(published: {', '.join(d.peak_flops) or 'none'}); the times are memory-only "
+              f"bounds.", file=err)
     if args.json:
         print(_json(est.to_dict()), file=out)
     else:
-        print(inference.format_estimate(est), file=out)
+        print(inference.ops_table(est), file=out)
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: Any = None, stderr: Any = None) -> int:

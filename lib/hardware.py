@@ -23,15 +23,22 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 from lib._validate import choice
 from lib.dtypes import DTYPES
 from lib.units import GB, KIB, MB, TB, TERA
 
-__all__ = ["Source", "MemoryLevel", "Device", "DEVICES", "get", "names"]
+__all__ = ["KINDS", "Source", "Provenance", "MemoryLevel", "Device", "OPTIONAL_FIGURES",
+           "DEVICES", "get", "names"]
+
+
+#: How a figure was obtained: printed by the vendor, computed from printed figures,
+#: measured by a microbenchmark, or a constant of a vendor's performance model.
+KINDS = ("datasheet", "derived", "measured", "estimated")
 
 
 @dataclass(frozen=True)
@@ -45,19 +52,34 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where one figure comes from and how it was obtained (``kind``, one of :data:`KINDS`).
+
+    Introduced in chapters/01_memory_bound.ipynb.
+    """
+
+    kind: str
+    source: Source
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", choice("kind", self.kind, KINDS))
+
+
+@dataclass(frozen=True)
 class MemoryLevel:
     """One level of a device's memory hierarchy, or a link off the chip.
 
     ``capacity`` is in bytes for the whole device, ``bandwidth`` in byte/s for the
-    whole device (or per direction for a link, as ``note`` says), ``latency`` in
-    seconds. ``None`` means no citable source gives the figure.
+    whole device (or per direction for a link), ``latency`` in seconds. ``None`` means
+    no citable source gives the figure.
 
-    ``note`` says, figure by figure, whether it is a datasheet figure, a peak
-    derived from datasheet quantities (bytes per clock x units x clock), or a
-    microbenchmark measurement, and for a latency measured in clock cycles, the
-    clock used to convert it to seconds. ``source`` is where the level (and its
-    capacity) is documented; ``bandwidth_source`` and ``latency_source`` name a
-    different document where the bandwidth or latency comes from one.
+    ``bandwidth_kind`` and ``latency_kind`` (one of :data:`KINDS`) say how each figure
+    was obtained; ``note`` gives the details (the clock a latency measured in cycles was
+    converted at, the datasheet quantities a peak was derived from). ``source`` is where
+    the level (and its capacity) is documented; ``bandwidth_source`` and
+    ``latency_source`` name a different document where the bandwidth or latency comes
+    from one.
     """
 
     name: str
@@ -66,8 +88,19 @@ class MemoryLevel:
     latency: float | None
     note: str
     source: Source
+    bandwidth_kind: str | None = "datasheet"
+    latency_kind: str | None = None
     bandwidth_source: Source | None = None
     latency_source: Source | None = None
+
+    def __post_init__(self) -> None:
+        for figure in ("bandwidth", "latency"):
+            value, kind = getattr(self, figure), getattr(self, f"{figure}_kind")
+            if (value is None) != (kind is None):
+                raise ValueError(f"{figure}_kind={kind!r} for {figure}={value!r} of "
+                                 f"{self.name!r}: give a kind exactly when the figure is known.")
+            if kind is not None:
+                object.__setattr__(self, f"{figure}_kind", choice(f"{figure}_kind", kind, KINDS))
 
     def sources(self) -> tuple[Source, ...]:
         """Every document this level's figures come from, without repeats.
@@ -81,9 +114,15 @@ class MemoryLevel:
         return tuple(dict.fromkeys(s for s in found if s is not None))
 
 
+#: Device figures that are optional (``None`` where no citable source gives them), each
+#: with its :class:`Provenance` in :attr:`Device.provenance`.
+OPTIONAL_FIGURES = ("sm_count", "boost_clock_hz", "exp_throughput", "interconnect_bandwidth",
+                    "interconnect_latency")
+
+
 @dataclass(frozen=True)
 class Device:
-    """An accelerator as the roofline sees it.
+    """An accelerator as the roofline sees it. Build one with keyword arguments.
 
     Attributes
     ----------
@@ -91,6 +130,7 @@ class Device:
         Catalog key, e.g. ``"h100-sxm"``.
     label : str
         Name for people, e.g. ``"NVIDIA H100 SXM5 80GB"``.
+    vendor : str
     peak_flops : Mapping[str, float]
         Dense peak FLOP/s (or OP/s for integers) by dtype, only for dtypes the
         vendor publishes.
@@ -102,15 +142,29 @@ class Device:
         Main-memory capacity, bytes.
     memory_type : str
         HBM3, GDDR6, unified LPDDR5, ...
+    source : Source
+        The primary source of the headline figures (peaks, bandwidth, capacity).
     levels : tuple of MemoryLevel
         The hierarchy from registers outward, where known.
-    source : Source
-        The primary source of the headline figures.
     notes : str
         Caveats a reader should know (accumulate precision, binary units, ...).
+    sm_count : int or None
+        Streaming multiprocessors (NVIDIA) or compute units (AMD): the processors a
+        kernel's thread blocks are spread over.
+    boost_clock_hz : float or None
+        The clock behind the dense tensor peak, Hz.
+    exp_throughput : float or None
+        Special-function evaluations (``exp``, ``tanh``...) per second, the roof of a
+        softmax's exponentials: 16 per SM per clock on recent NVIDIA GPUs.
+    interconnect : str
+        The device-to-device link the next two figures describe ("" if none).
     interconnect_bandwidth : float or None
-        GPU-to-GPU bandwidth per direction (NVLink), byte/s; ``None`` where the
-        catalog holds no such link. Used for tensor-parallel communication.
+        Link bandwidth per direction, byte/s (line rate).
+    interconnect_latency : float or None
+        Latency of one message (one step of a ring all-reduce) over that link, seconds.
+    provenance : Mapping[str, Provenance]
+        How each figure was obtained, by attribute name: every optional figure that is
+        known, and any headline figure not printed as such (see :meth:`provenance_of`).
     """
 
     name: str
@@ -124,7 +178,25 @@ class Device:
     source: Source
     levels: tuple[MemoryLevel, ...] = ()
     notes: str = ""
-    interconnect_bandwidth: float | None = field(default=None)
+    sm_count: int | None = None
+    boost_clock_hz: float | None = None
+    exp_throughput: float | None = None
+    interconnect: str = ""
+    interconnect_bandwidth: float | None = None
+    interconnect_latency: float | None = None
+    provenance: Mapping[str, Provenance] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
+        for figure in OPTIONAL_FIGURES:
+            known = getattr(self, figure) is not None
+            if known != (figure in self.provenance):
+                raise ValueError(f"{figure} of {self.name!r}: a figure and its provenance come "
+                                 "together (give both, or neither).")
+        unknown = set(self.provenance) - set(OPTIONAL_FIGURES) - set(_HEADLINE)
+        if unknown:
+            raise ValueError(f"provenance of {self.name!r} names {sorted(unknown)}, which are "
+                             "not figures of a Device.")
 
     def peak(self, dtype: str) -> float:
         """Dense peak FLOP/s for ``dtype``; a ``ValueError`` if the vendor publishes none.
@@ -147,6 +219,63 @@ class Device:
                 f"Published: {published}."
             )
         return self.peak_flops[key]
+
+    def provenance_of(self, figure: str) -> Provenance:
+        """How ``figure`` (an attribute name) was obtained, and from which document.
+
+        Headline figures default to the device's ``source``, as datasheet figures.
+
+        Introduced in chapters/01_memory_bound.ipynb.
+
+        Examples
+        --------
+        >>> p = get("h100-sxm").provenance_of("exp_throughput")
+        >>> p.kind, p.source.bibkey
+        ('derived', 'shah2024flashattention3')
+        >>> get("h100-sxm").provenance_of("memory_bandwidth").kind
+        'datasheet'
+        """
+        key = choice("figure", figure, (*_HEADLINE, *OPTIONAL_FIGURES))
+        if key in self.provenance:
+            return self.provenance[key]
+        if key in OPTIONAL_FIGURES:
+            raise ValueError(f"figure={figure!r}: the catalog holds no {key} for {self.name} "
+                             "(no citable source gives it).")
+        return Provenance("datasheet", self.source)
+
+    @property
+    def short_label(self) -> str:
+        """The label without the vendor's name, for figure legends ("H100 SXM5 80GB")."""
+        for prefix in ("NVIDIA GeForce ", "NVIDIA ", "AMD Instinct ", "Google Cloud "):
+            if self.label.startswith(prefix):
+                return self.label[len(prefix):]
+        return self.label
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON: every figure, its source, and how each optional one was obtained.
+
+        Introduced in chapters/07_mental_model.ipynb.
+
+        Examples
+        --------
+        >>> d = get("l4").to_dict()
+        >>> d["memory_bandwidth"], d["interconnect"], d["provenance"]["interconnect_latency"]["kind"]
+        (300000000000.0, 'PCIe Gen4 x16', 'estimated')
+        """
+        return {
+            "name": self.name, "label": self.label, "vendor": self.vendor,
+            "peak_flops": dict(self.peak_flops), "sparse_peak_flops": dict(self.sparse_peak_flops),
+            "memory_bandwidth": self.memory_bandwidth, "memory_capacity": self.memory_capacity,
+            "memory_type": self.memory_type,
+            **{f: getattr(self, f) for f in OPTIONAL_FIGURES}, "interconnect": self.interconnect,
+            "source": dataclasses.asdict(self.source),
+            "provenance": {k: dataclasses.asdict(v) for k, v in self.provenance.items()},
+            "notes": self.notes,
+        }
+
+
+#: Headline figures, read from :attr:`Device.source` unless :attr:`Device.provenance` says otherwise.
+_HEADLINE = ("peak_flops", "sparse_peak_flops", "memory_bandwidth", "memory_capacity")
 
 
 def _m(**kw: float) -> Mapping[str, float]:
@@ -255,6 +384,35 @@ _H100_PCIE_L2 = _bench("70c3826d5f0999617878ceb5938dc546d7f68708", "gpu-l2-cache
                        "of 10-33 MB")
 
 
+_READ_NEW = "2026-11-30"
+
+_CUDA_ARITH = Source(
+    "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#arithmetic-instructions",
+    "CUDA C++ Programming Guide, 'Arithmetic Instructions', throughput table (results per clock "
+    "cycle per multiprocessor), row '32-bit floating-point reciprocal, reciprocal square root, "
+    "base-2 logarithm (__log2f), base 2 exponential (exp2f), sine (__sinf), cosine (__cosf)': "
+    "16 for compute capabilities 7.x, 8.0, 8.6, 8.9 and 9.0",
+    _READ_NEW, "nvidia_cuda_guide_arith")
+_FA3_SFU = Source(
+    "https://arxiv.org/abs/2407.08608",
+    "FlashAttention-3, section 3.1, 'Pingpong scheduling': 'the H100 SXM5 GPU has 989 TFLOPS of "
+    "FP16 matmul but only 3.9 TFLOPS of special functions such as exponential'; footnote 5: "
+    "16 operations per SM per clock x 132 SMs x 1830 MHz",
+    _READ_NEW, "shah2024flashattention3")
+_HOPPER_BLOG = Source(
+    "https://developer.nvidia.com/blog/nvidia-hopper-architecture-in-depth/",
+    "NVIDIA Technical Blog, 'NVIDIA Hopper Architecture In-Depth', Table 3 (A100 column: 108 "
+    "SMs, GPU Boost Clock 1410 MHz) and 'The H100 SXM5 GPU has 132 SMs, and the PCIe version "
+    "has 114 SMs'; NVLink 4 '900 GB/sec total'; PCIe Gen 5 x16 '64 GB/sec in each direction'",
+    _READ_NEW, "nvidia_hopper_blog")
+_NCCL_TUNING = Source(
+    "https://github.com/NVIDIA/nccl/blob/5067397c/src/graph/tuning.cc",
+    "NCCL 2.30 src/graph/tuning.cc, NCCL's own cost model: time = baseLat + nsteps x hwLat + "
+    "bytes / bw, ring all-reduce nsteps = 2 (nRanks - 1); baseLat ring LL 6.6 us; hwLat per "
+    "step, ring LL: NVLink 0.6 us, PCIe 1.0 us",
+    _READ_NEW, "nccl_tuning")
+
+
 def _smem_bandwidth(sms: int, clock_hz: float) -> float:
     """Peak shared-memory bandwidth of the whole device: 128 B/clock/SM x SMs x clock."""
     return _SMEM_BYTES_PER_CLOCK_PER_SM * sms * clock_hz
@@ -276,40 +434,41 @@ def _hopper_levels(hbm: MemoryLevel, *, sms: int = 132, clock_hz: float = 1830e6
     lat = (None, None, None) if latency is None else tuple(
         _cycles(c, latency[3]) for c in latency[:3])
     lat_src = None if latency is None else latency[4]
+    lat_kind = None if latency is None else "measured"
     lat_note = ("" if latency is None else
-                f" Latency: measured, {latency[0]} cycles at {latency[3] / 1e6:.0f} MHz "
+                f" Latency: {latency[0]} cycles at {latency[3] / 1e6:.0f} MHz "
                 "(pointer chase, L1 hit).")
-    hbm = MemoryLevel(hbm.name, hbm.capacity, hbm.bandwidth, lat[2],
-                      hbm.note + ("" if latency is None else
-                                  f"; latency: measured, {latency[2]} cycles at "
-                                  f"{latency[3] / 1e6:.0f} MHz (pointer chase over 1.5 GB, "
-                                  "includes TLB misses)"),
-                      hbm.source, latency_source=lat_src)
+    hbm = dataclasses.replace(
+        hbm, latency=lat[2], latency_kind=lat_kind, latency_source=lat_src,
+        note=hbm.note + ("" if latency is None else
+                         f"; latency: {latency[2]} cycles at {latency[3] / 1e6:.0f} MHz "
+                         "(pointer chase over 1.5 GB, includes TLB misses)"))
     l2_bw, l2_src = (None, None) if l2 is None else l2
     return (
         MemoryLevel("registers", sms * 256 * KIB, None, None,
                     f"64K 32-bit registers = 256 KiB per SM, {sms} SMs (datasheet); no "
-                    "citable bandwidth or latency", _HOPPER_WP),
+                    "citable bandwidth or latency", _HOPPER_WP, bandwidth_kind=None),
         MemoryLevel("L1 / shared memory (SRAM)", sms * 256 * KIB, smem, lat[0],
                     f"256 KiB per SM, up to 228 KiB usable as shared memory (datasheet). "
-                    f"Bandwidth: peak derived from datasheet figures, 128 B/clock/SM x {sms} "
-                    f"SMs x {clock_hz / 1e6:.0f} MHz, the boost clock of the dense tensor "
-                    "peak." + lat_note,
-                    _HOPPER_WP, bandwidth_source=_CUDA_GUIDE, latency_source=lat_src),
+                    f"Bandwidth: 128 B/clock/SM x {sms} SMs x {clock_hz / 1e6:.0f} MHz, the "
+                    "boost clock of the dense tensor peak." + lat_note,
+                    _HOPPER_WP, bandwidth_kind="derived", latency_kind=lat_kind,
+                    bandwidth_source=_CUDA_GUIDE, latency_source=lat_src),
         MemoryLevel("L2 cache", 50 * MB, l2_bw, lat[1],
                     "50 MB, shared by all SMs, in two partitions (datasheet)."
-                    + ("" if l2 is None else " Bandwidth: measured, reads that hit L2.")
+                    + ("" if l2 is None else " Bandwidth: reads that hit L2.")
                     + ("" if latency is None else
-                       f" Latency: measured, {latency[1]} cycles at {latency[3] / 1e6:.0f} MHz "
+                       f" Latency: {latency[1]} cycles at {latency[3] / 1e6:.0f} MHz "
                        "(near partition; the far one is slower)."),
-                    _HOPPER_WP, bandwidth_source=l2_src, latency_source=lat_src),
+                    _HOPPER_WP, bandwidth_kind=None if l2 is None else "measured",
+                    latency_kind=lat_kind, bandwidth_source=l2_src, latency_source=lat_src),
         hbm,
         nvlink or MemoryLevel("NVLink 4 (to another GPU)", None, 450 * GB, None,
                               "900 GB/s total = 450 GB/s each direction (datasheet); no "
-                              "citable latency", _HOPPER_WP),
+                              "citable latency", _HOPPER_WP, bandwidth_kind="derived"),
         MemoryLevel("PCIe Gen5 x16 (to the host)", None, 64 * GB, None,
                     "128 GB/s total = 64 GB/s each direction (datasheet); no citable latency",
-                    _HOPPER_WP),
+                    _HOPPER_WP, bandwidth_kind="derived"),
     )
 
 
@@ -319,35 +478,37 @@ def _ampere_levels(hbm: MemoryLevel, latency: tuple[float, float, float, Source]
     measured at the 1410 MHz boost clock."""
     sms, clock = 108, 1410e6
     l1_cyc, l2_cyc, hbm_cyc, lat_src = latency
-    hbm = MemoryLevel(hbm.name, hbm.capacity, hbm.bandwidth, _cycles(hbm_cyc, clock),
-                      hbm.note + f"; latency: measured, {hbm_cyc} cycles at 1410 MHz "
-                      "(pointer chase over the largest chain, includes TLB misses)",
-                      hbm.source, latency_source=lat_src)
+    hbm = dataclasses.replace(
+        hbm, latency=_cycles(hbm_cyc, clock), latency_kind="measured", latency_source=lat_src,
+        note=hbm.note + f"; latency: {hbm_cyc} cycles at 1410 MHz (pointer chase over the "
+        "largest chain, includes TLB misses)")
     measured = ("by NHR@FAU on an 'A100 40GB/80GB' at 1410 MHz; the data do not name the form "
                 "factor, but chip, clock and HBM are the SXM4 part's")
     return (
         MemoryLevel("registers", sms * 256 * KIB, None, None,
                     "64K 32-bit registers = 256 KiB per SM, 108 SMs (datasheet); no citable "
-                    "bandwidth or latency", _AMPERE_WP),
+                    "bandwidth or latency", _AMPERE_WP, bandwidth_kind=None),
         MemoryLevel("L1 / shared memory (SRAM)", sms * 192 * KIB, _smem_bandwidth(sms, clock),
                     _cycles(l1_cyc, clock),
                     "192 KiB per SM, up to 164 KiB usable as shared memory (datasheet). "
-                    "Bandwidth: peak derived from datasheet figures, 128 B/clock/SM x 108 SMs x "
-                    f"1410 MHz. Latency: measured, {l1_cyc} cycles (L1 hit), {measured}.",
-                    _AMPERE_WP, bandwidth_source=_CUDA_GUIDE, latency_source=lat_src),
+                    "Bandwidth: 128 B/clock/SM x 108 SMs x 1410 MHz. "
+                    f"Latency: {l1_cyc} cycles (L1 hit), {measured}.",
+                    _AMPERE_WP, bandwidth_kind="derived", latency_kind="measured",
+                    bandwidth_source=_CUDA_GUIDE, latency_source=lat_src),
         MemoryLevel("L2 cache", 40 * MB, 5120 * clock, _cycles(l2_cyc, clock),
-                    "40 MB, shared by all SMs, in two partitions (datasheet). Bandwidth: peak "
-                    "derived from datasheet figures, 5120 B/clock x 1410 MHz (the whitepaper "
-                    "does not name the L2's clock; sustained reads reach less). "
-                    f"Latency: measured, {l2_cyc} cycles (near partition), {measured}.",
-                    _AMPERE_WP, bandwidth_source=_AMPERE_L2, latency_source=lat_src),
+                    "40 MB, shared by all SMs, in two partitions (datasheet). Bandwidth: "
+                    "5120 B/clock x 1410 MHz (the whitepaper does not name the L2's clock; "
+                    f"sustained reads reach less). Latency: {l2_cyc} cycles (near partition), "
+                    f"{measured}.",
+                    _AMPERE_WP, bandwidth_kind="derived", latency_kind="measured",
+                    bandwidth_source=_AMPERE_L2, latency_source=lat_src),
         hbm,
         MemoryLevel("NVLink 3 (to another GPU)", None, 300 * GB, None,
                     "600 GB/s total = 300 GB/s each direction (datasheet); no citable latency",
-                    _AMPERE_WP),
+                    _AMPERE_WP, bandwidth_kind="derived"),
         MemoryLevel("PCIe Gen4 x16 (to the host)", None, 32 * GB, None,
                     "64 GB/s total = 32 GB/s each direction (datasheet); no citable latency",
-                    _AMPERE_WP),
+                    _AMPERE_WP, bandwidth_kind="derived"),
     )
 
 
@@ -355,137 +516,203 @@ def _hbm(kind: str, capacity: float, bandwidth: float, source: Source) -> Memory
     return MemoryLevel(f"{kind} (main memory)", capacity, bandwidth, None, "datasheet peak", source)
 
 
+#: Special-function results per clock per SM on NVIDIA GPUs of compute capability 7.x-9.0.
+_SFU_PER_CLOCK_PER_SM = 16
+
+
+def _compute_units(sms: int, clock_hz: float, sms_from: Provenance, clock_from: Provenance,
+                   exp: bool = True) -> dict[str, Any]:
+    """SM count and boost clock with their provenance, and the exp throughput they imply
+    (16 results per clock per SM, CUDA guide) where ``exp`` (NVIDIA parts)."""
+    out: dict[str, Any] = dict(sm_count=sms, boost_clock_hz=clock_hz,
+                               provenance={"sm_count": sms_from, "boost_clock_hz": clock_from})
+    if exp:
+        out["exp_throughput"] = _SFU_PER_CLOCK_PER_SM * sms * clock_hz
+        out["provenance"]["exp_throughput"] = Provenance(
+            "derived", _CUDA_ARITH, f"16 per clock per SM x {sms} SMs x "
+            f"{clock_hz / 1e6:.0f} MHz")
+    return out
+
+
+def _link(name: str, bandwidth: float, bandwidth_from: Provenance, latency: float,
+          units: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A device-to-device link: its name, bandwidth per direction and per-message latency
+    (NCCL's own cost model), merged with ``units`` (from :func:`_compute_units`)."""
+    out = dict(units or {}, interconnect=name, interconnect_bandwidth=bandwidth,
+               interconnect_latency=latency)
+    out["provenance"] = {**(units or {}).get("provenance", {}),
+                         "interconnect_bandwidth": bandwidth_from,
+                         "interconnect_latency": Provenance(
+                             "estimated", _NCCL_TUNING,
+                             f"NCCL's hwLat per ring step, LL protocol, "
+                             f"{'NVLink' if 'NVLink' in name else 'PCIe'}")}
+    return out
+
+
+def _with_provenance(figures: dict[str, Any], **more: Provenance) -> dict[str, Any]:
+    """``figures`` with ``more`` entries added to its provenance (headline figures not
+    printed as such, e.g. a system total divided by its GPUs)."""
+    return {**figures, "provenance": {**figures.get("provenance", {}), **more}}
+
+
+_NVLINK_LAT, _PCIE_LAT = 0.6e-6, 1.0e-6
+
+_A100_UNITS = _compute_units(
+    108, 1410e6, Provenance("datasheet", _HOPPER_BLOG, "Table 3, A100 column: SMs 108"),
+    Provenance("datasheet", _HOPPER_BLOG, "Table 3, A100 column: GPU Boost Clock 1410 MHz"))
+_A100_LINK = _link("NVLink 3", 300 * GB, Provenance(
+    "derived", _HOPPER_BLOG, "'A100 includes 12 third-generation NVLink links to provide "
+    "600 GB/sec total bandwidth': 300 GB/s each direction"), _NVLINK_LAT, _A100_UNITS)
+_H100_CLOCK = Provenance("derived", _H100, "the clock behind the dense BF16 peak: 989.4 "
+                         "TFLOP/s / (132 SMs x 4096 FLOP per clock per SM)")
+_H100_UNITS = _compute_units(
+    132, 1830e6, Provenance("datasheet", _HOPPER_BLOG, "'The H100 SXM5 GPU has 132 SMs'"),
+    _H100_CLOCK)
+_NVLINK4 = Provenance("derived", _HOPPER_BLOG, "'H100 includes 18 fourth-generation NVLink "
+                      "links to provide 900 GB/sec total bandwidth': 450 GB/s each direction")
+_PCIE4 = "PCIe Gen4 x16: 64 GB/s bidirectional, 32 GB/s each direction"
+
 _DEVICES = [
     Device(
-        "a100-sxm-40gb", "NVIDIA A100 SXM4 40GB", "NVIDIA",
-        _m(fp32=19.5, tf32=156, bf16=312, fp16=312, int8=624),
-        _m(tf32=312, bf16=624, fp16=624, int8=1248),
-        1555 * GB, 40 * GB, "HBM2", _A100,
-        _ampere_levels(_hbm("HBM2", 40 * GB, 1555 * GB, _A100),
-                       (36.0, 213.0, 574.6, _A100_40_LAT)),
-        "Ampere tensor cores have no FP8. A100 datasheet figures are dense; sparse are marked *.",
-        300 * GB,
-    ),
+        name="a100-sxm-40gb", label="NVIDIA A100 SXM4 40GB", vendor="NVIDIA",
+        peak_flops=_m(fp32=19.5, tf32=156, bf16=312, fp16=312, int8=624),
+        sparse_peak_flops=_m(tf32=312, bf16=624, fp16=624, int8=1248),
+        memory_bandwidth=1555 * GB, memory_capacity=40 * GB, memory_type="HBM2", source=_A100,
+        levels=_ampere_levels(_hbm("HBM2", 40 * GB, 1555 * GB, _A100),
+                              (36.0, 213.0, 574.6, _A100_40_LAT)),
+        notes="Ampere tensor cores have no FP8. A100 datasheet figures are dense; sparse are "
+              "marked *.",
+        **_A100_LINK),
     Device(
-        "a100-sxm-80gb", "NVIDIA A100 SXM4 80GB", "NVIDIA",
-        _m(fp32=19.5, tf32=156, bf16=312, fp16=312, int8=624),
-        _m(tf32=312, bf16=624, fp16=624, int8=1248),
-        2039 * GB, 80 * GB, "HBM2e", _A100,
-        _ampere_levels(_hbm("HBM2e", 80 * GB, 2039 * GB, _A100),
-                       (36.0, 211.0, 571.8, _A100_80_LAT)),
-        "Same compute as the 40 GB part; faster, larger HBM2e.",
-        300 * GB,
-    ),
+        name="a100-sxm-80gb", label="NVIDIA A100 SXM4 80GB", vendor="NVIDIA",
+        peak_flops=_m(fp32=19.5, tf32=156, bf16=312, fp16=312, int8=624),
+        sparse_peak_flops=_m(tf32=312, bf16=624, fp16=624, int8=1248),
+        memory_bandwidth=2039 * GB, memory_capacity=80 * GB, memory_type="HBM2e", source=_A100,
+        levels=_ampere_levels(_hbm("HBM2e", 80 * GB, 2039 * GB, _A100),
+                              (36.0, 211.0, 571.8, _A100_80_LAT)),
+        notes="Same compute as the 40 GB part; faster, larger HBM2e.",
+        **_A100_LINK),
     Device(
-        "h100-sxm", "NVIDIA H100 SXM5 80GB", "NVIDIA",
-        _m(fp32=67, tf32=494.7, bf16=989.4, fp16=989.4, fp8=1978.9, int8=1978.9),
-        _m(tf32=989.4, bf16=1978.9, fp16=1978.9, fp8=3957.8, int8=3957.8),
-        3.35 * TB, 80 * GB, "HBM3", _H100,
-        _hopper_levels(_hbm("HBM3", 80 * GB, 3.35 * TB, _H100)),
-        "The datasheet's 1,979 TFLOPS BF16 is the 2:4-sparse figure; dense is half. "
-        "Early documents quoted 3.0 TB/s; the datasheet says 3.35 TB/s.",
-        450 * GB,
-    ),
+        name="h100-sxm", label="NVIDIA H100 SXM5 80GB", vendor="NVIDIA",
+        peak_flops=_m(fp32=67, tf32=494.7, bf16=989.4, fp16=989.4, fp8=1978.9, int8=1978.9),
+        sparse_peak_flops=_m(tf32=989.4, bf16=1978.9, fp16=1978.9, fp8=3957.8, int8=3957.8),
+        memory_bandwidth=3.35 * TB, memory_capacity=80 * GB, memory_type="HBM3", source=_H100,
+        levels=_hopper_levels(_hbm("HBM3", 80 * GB, 3.35 * TB, _H100)),
+        notes="The datasheet's 1,979 TFLOPS BF16 is the 2:4-sparse figure; dense is half. "
+              "Early documents quoted 3.0 TB/s; the datasheet says 3.35 TB/s. FlashAttention-3 "
+              "gives 3.9 TFLOPS of special functions (exp), the catalog's exp throughput.",
+        **_link("NVLink 4", 450 * GB, _NVLINK4, _NVLINK_LAT, {
+            **_H100_UNITS, "provenance": {**_H100_UNITS["provenance"], "exp_throughput":
+                                          Provenance("derived", _FA3_SFU, "16 per clock per SM "
+                                                     "x 132 SMs x 1830 MHz = 3.9 TFLOPS")}})),
     Device(
-        "h100-pcie", "NVIDIA H100 PCIe 80GB", "NVIDIA",
-        _m(fp32=51, tf32=378, bf16=756, fp16=756, fp8=1513, int8=1513),
-        _m(tf32=756, bf16=1513, fp16=1513, fp8=3026, int8=3026),
-        2.0 * TB, 80 * GB, "HBM2e", _H100,
-        _hopper_levels(
+        name="h100-pcie", label="NVIDIA H100 PCIe 80GB", vendor="NVIDIA",
+        peak_flops=_m(fp32=51, tf32=378, bf16=756, fp16=756, fp8=1513, int8=1513),
+        sparse_peak_flops=_m(tf32=756, bf16=1513, fp16=1513, fp8=3026, int8=3026),
+        memory_bandwidth=2.0 * TB, memory_capacity=80 * GB, memory_type="HBM2e", source=_H100,
+        levels=_hopper_levels(
             _hbm("HBM2e", 80 * GB, 2.0 * TB, _H100), sms=114, clock_hz=1620e6,
             nvlink=MemoryLevel("NVLink 4 bridge (to one other card)", None, 300 * GB, None,
                                "600 GB/s total = 300 GB/s each direction, the catalog's "
-                               "interconnect figure (datasheet); no citable latency", _H100),
+                               "interconnect figure (datasheet); no citable latency", _H100,
+                               bandwidth_kind="derived"),
             l2=(6.9 * TB, _H100_PCIE_L2), latency=(34.2, 265.5, 658.4, 1755e6, _H100_PCIE_LAT)),
-        "Fewer SMs and lower clocks than SXM; 350 W. Sparse figures halved for dense.",
-        300 * GB,
-    ),
+        notes="Fewer SMs and lower clocks than SXM; 350 W. Sparse figures halved for dense. "
+              "The NVLink bridge joins pairs of cards only.",
+        **_link("NVLink 4 bridge (pairs)", 300 * GB, Provenance(
+            "derived", _H100, "NVLink bridge, 600 GB/s total: 300 GB/s each direction"),
+            _NVLINK_LAT, _compute_units(
+                114, 1620e6, Provenance("datasheet", _HOPPER_BLOG,
+                                        "'the PCIe version has 114 SMs'"),
+                Provenance("derived", _H100, "the clock behind the dense BF16 peak: 756 "
+                           "TFLOP/s / (114 SMs x 4096 FLOP per clock per SM)")))),
     Device(
-        "h200", "NVIDIA H200 SXM 141GB", "NVIDIA",
-        _m(fp32=67, tf32=494.7, bf16=989.4, fp16=989.4, fp8=1978.9, int8=1978.9),
-        _m(tf32=989.4, bf16=1978.9, fp16=1978.9, fp8=3957.8, int8=3957.8),
-        4.8 * TB, 141 * GB, "HBM3e", _H200,
-        _hopper_levels(_hbm("HBM3e", 141 * GB, 4.8 * TB, _H200)),
-        "Same Hopper compute as H100 SXM with more, faster memory: a lower ridge point.",
-        450 * GB,
-    ),
+        name="h200", label="NVIDIA H200 SXM 141GB", vendor="NVIDIA",
+        peak_flops=_m(fp32=67, tf32=494.7, bf16=989.4, fp16=989.4, fp8=1978.9, int8=1978.9),
+        sparse_peak_flops=_m(tf32=989.4, bf16=1978.9, fp16=1978.9, fp8=3957.8, int8=3957.8),
+        memory_bandwidth=4.8 * TB, memory_capacity=141 * GB, memory_type="HBM3e", source=_H200,
+        levels=_hopper_levels(_hbm("HBM3e", 141 * GB, 4.8 * TB, _H200)),
+        notes="Same Hopper compute as H100 SXM with more, faster memory: a lower ridge point.",
+        **_link("NVLink 4", 450 * GB, Provenance("derived", _H200, "NVLink 900 GB/s: 450 GB/s "
+                                                 "each direction"), _NVLINK_LAT,
+                _compute_units(132, 1830e6, Provenance(
+                    "derived", _H200, "the same GH100 as H100 SXM: every tensor peak on the "
+                    "page equals the H100 SXM's, so 132 SMs at 1830 MHz"), _H100_CLOCK))),
     Device(
-        "b200", "NVIDIA B200 (HGX/DGX, 180GB)", "NVIDIA",
-        _m(fp32=75, tf32=1125, bf16=2250, fp16=2250, fp8=4500, int8=4500),
-        _m(tf32=2250, bf16=4500, fp16=4500, fp8=9000, int8=9000),
-        8 * TB, 180 * GB, "HBM3e", _B200,
-        (),
-        "Per-GPU figures are the 8-GPU system totals divided by 8. Blackwell also runs FP4 "
-        "(not in this catalog's dtypes). Later B200 parts ship 192 GB.",
-        900 * GB,
-    ),
+        name="b200", label="NVIDIA B200 (HGX/DGX, 180GB)", vendor="NVIDIA",
+        peak_flops=_m(fp32=75, tf32=1125, bf16=2250, fp16=2250, fp8=4500, int8=4500),
+        sparse_peak_flops=_m(tf32=2250, bf16=4500, fp16=4500, fp8=9000, int8=9000),
+        memory_bandwidth=8 * TB, memory_capacity=180 * GB, memory_type="HBM3e", source=_B200,
+        notes="Per-GPU figures are the 8-GPU system totals divided by 8. Blackwell also runs "
+              "FP4 (not in this catalog's dtypes). Later B200 parts ship 192 GB. NVIDIA "
+              "publishes neither the SM count nor the clock.",
+        **_with_provenance(
+            _link("NVLink 5", 900 * GB, Provenance(
+                "derived", _B200, "NVLink 1.8 TB/s per GPU: 900 GB/s each direction"),
+                _NVLINK_LAT),
+            memory_bandwidth=Provenance("derived", _B200, "64 TB/s / 8 GPUs"),
+            memory_capacity=Provenance("derived", _B200, "1,440 GB / 8 GPUs"),
+            peak_flops=Provenance("derived", _B200, "system totals / 8; dense = sparse / 2"))),
     Device(
-        "l4", "NVIDIA L4 24GB", "NVIDIA",
-        _m(fp32=30.3, tf32=60, bf16=121, fp16=121, fp8=242.5, int8=242.5),
-        _m(tf32=120, bf16=242, fp16=242, fp8=485, int8=485),
-        300 * GB, 24 * GB, "GDDR6", _L4,
-        (),
-        "A 72 W inference card: datasheet tensor figures are sparse; dense is half.",
-        None,
-    ),
+        name="l4", label="NVIDIA L4 24GB", vendor="NVIDIA",
+        peak_flops=_m(fp32=30.3, tf32=60, bf16=121, fp16=121, fp8=242.5, int8=242.5),
+        sparse_peak_flops=_m(tf32=120, bf16=242, fp16=242, fp8=485, int8=485),
+        memory_bandwidth=300 * GB, memory_capacity=24 * GB, memory_type="GDDR6", source=_L4,
+        notes="A 72 W inference card: datasheet tensor figures are sparse; dense is half. "
+              "NVIDIA's page gives neither the SM count nor the clock.",
+        **_link("PCIe Gen4 x16", 32 * GB, Provenance("derived", _L4, _PCIE4), _PCIE_LAT)),
     Device(
-        "l40s", "NVIDIA L40S 48GB", "NVIDIA",
-        _m(fp32=91.6, tf32=183, bf16=362.05, fp16=362.05, fp8=733, int8=733),
-        _m(tf32=366, bf16=733, fp16=733, fp8=1466, int8=1466),
-        864 * GB, 48 * GB, "GDDR6", _L40S,
-        (),
-        "No NVLink; PCIe Gen4 only.",
-        None,
-    ),
+        name="l40s", label="NVIDIA L40S 48GB", vendor="NVIDIA",
+        peak_flops=_m(fp32=91.6, tf32=183, bf16=362.05, fp16=362.05, fp8=733, int8=733),
+        sparse_peak_flops=_m(tf32=366, bf16=733, fp16=733, fp8=1466, int8=1466),
+        memory_bandwidth=864 * GB, memory_capacity=48 * GB, memory_type="GDDR6", source=_L40S,
+        notes="No NVLink; PCIe Gen4 only. NVIDIA's page gives neither the SM count nor the "
+              "clock.",
+        **_link("PCIe Gen4 x16", 32 * GB, Provenance("derived", _L40S, _PCIE4), _PCIE_LAT)),
     Device(
-        "rtx-4090", "NVIDIA GeForce RTX 4090 24GB", "NVIDIA",
-        _m(fp32=82.6, tf32=82.6, bf16=165.2, fp16=165.2, fp8=330.3, int8=660.6),
-        _m(tf32=165.2, bf16=330.4, fp16=330.4, fp8=660.6, int8=1321.2),
-        1008 * GB, 24 * GB, "GDDR6X", _ADA,
-        (),
-        "GeForce tensor cores run FP16/BF16/FP8 at half rate with FP32 accumulate, the mode "
-        "frameworks use; with FP16 accumulate FP16 reaches 330.3 TFLOPS.",
-        None,
-    ),
+        name="rtx-4090", label="NVIDIA GeForce RTX 4090 24GB", vendor="NVIDIA",
+        peak_flops=_m(fp32=82.6, tf32=82.6, bf16=165.2, fp16=165.2, fp8=330.3, int8=660.6),
+        sparse_peak_flops=_m(tf32=165.2, bf16=330.4, fp16=330.4, fp8=660.6, int8=1321.2),
+        memory_bandwidth=1008 * GB, memory_capacity=24 * GB, memory_type="GDDR6X", source=_ADA,
+        notes="GeForce tensor cores run FP16/BF16/FP8 at half rate with FP32 accumulate, the "
+              "mode frameworks use; with FP16 accumulate FP16 reaches 330.3 TFLOPS. No NVLink; "
+              "the catalog holds no PCIe figure for it.",
+        **_compute_units(128, 2520e6,
+                         Provenance("datasheet", _ADA, "Appendix A: 128 SMs"),
+                         Provenance("datasheet", _ADA, "Appendix A: Boost Clock 2520 MHz"))),
     Device(
-        "mi300x", "AMD Instinct MI300X 192GB", "AMD",
-        _m(fp32=163.4, tf32=653.7, bf16=1307.4, fp16=1307.4, fp8=2614.9, int8=2614.9),
-        _m(tf32=1307.4, bf16=2614.9, fp16=2614.9, fp8=5229.8, int8=5229.8),
-        5.3 * TB, 192 * GB, "HBM3", _MI300X,
-        (),
-        "Measured BF16 matmul reaches about half of this peak (stas00/ml-engineering).",
-        None,
-    ),
+        name="mi300x", label="AMD Instinct MI300X 192GB", vendor="AMD",
+        peak_flops=_m(fp32=163.4, tf32=653.7, bf16=1307.4, fp16=1307.4, fp8=2614.9,
+                      int8=2614.9),
+        sparse_peak_flops=_m(tf32=1307.4, bf16=2614.9, fp16=2614.9, fp8=5229.8, int8=5229.8),
+        memory_bandwidth=5.3 * TB, memory_capacity=192 * GB, memory_type="HBM3",
+        source=_MI300X,
+        notes="Measured BF16 matmul reaches about half of this peak (stas00/ml-engineering). "
+              "AMD publishes no special-function rate; its Infinity Fabric figure (128 GB/s "
+              "per link) does not say per direction, so the catalog holds no link.",
+        **_compute_units(304, 2100e6,
+                         Provenance("datasheet", _MI300X, "Compute Units 304"),
+                         Provenance("datasheet", _MI300X, "Peak Engine Clock 2100 MHz"),
+                         exp=False)),
     Device(
-        "tpu-v5e", "Google Cloud TPU v5e", "Google",
-        _m(bf16=197, int8=393),
-        _m(),
-        819 * GB, 16 * GB, "HBM2", _V5E,
-        (),
-        "TPUs have no sparse tensor-core mode. Earlier versions of Google's page gave "
-        "16 GiB and 394 int8 TOPS; some third-party tables wrongly give 1.6 TB/s.",
-        None,
-    ),
+        name="tpu-v5e", label="Google Cloud TPU v5e", vendor="Google",
+        peak_flops=_m(bf16=197, int8=393), sparse_peak_flops=_m(),
+        memory_bandwidth=819 * GB, memory_capacity=16 * GB, memory_type="HBM2", source=_V5E,
+        notes="TPUs have no sparse tensor-core mode. Earlier versions of Google's page gave "
+              "16 GiB and 394 int8 TOPS; some third-party tables wrongly give 1.6 TB/s."),
     Device(
-        "tpu-v5p", "Google Cloud TPU v5p", "Google",
-        _m(bf16=459, int8=918),
-        _m(),
-        2765 * GB, 95 * GB, "HBM2e", _V5P,
-        (),
-        "Some third-party tables wrongly give 4.8 TB/s; Google says 2,765 GB/s.",
-        None,
-    ),
+        name="tpu-v5p", label="Google Cloud TPU v5p", vendor="Google",
+        peak_flops=_m(bf16=459, int8=918), sparse_peak_flops=_m(),
+        memory_bandwidth=2765 * GB, memory_capacity=95 * GB, memory_type="HBM2e", source=_V5P,
+        notes="Some third-party tables wrongly give 4.8 TB/s; Google says 2,765 GB/s."),
     Device(
-        "m2-ultra", "Apple M2 Ultra (192GB)", "Apple",
-        _m(),
-        _m(),
-        800 * GB, 192 * GB, "unified LPDDR5", _M2U,
-        (),
-        "Apple publishes no GPU FLOP/s figure for M2 Ultra (only a 31.6 trillion op/s Neural "
-        "Engine figure of unstated precision), so this catalog holds none: its bandwidth "
-        "roof is known, its compute roof is not.",
-        None,
-    ),
+        name="m2-ultra", label="Apple M2 Ultra (192GB)", vendor="Apple",
+        peak_flops=_m(), sparse_peak_flops=_m(),
+        memory_bandwidth=800 * GB, memory_capacity=192 * GB, memory_type="unified LPDDR5",
+        source=_M2U,
+        notes="Apple publishes no GPU FLOP/s figure for M2 Ultra (only a 31.6 trillion op/s "
+              "Neural Engine figure of unstated precision), so this catalog holds none: its "
+              "bandwidth roof is known, its compute roof is not."),
 ]
 
 #: Every device, by catalog name.
@@ -503,17 +730,20 @@ def names() -> list[str]:
     return list(DEVICES)
 
 
-def get(name: str) -> Device:
-    """Look a device up by catalog name (case-insensitive).
+def get(name: "str | Device") -> Device:
+    """Look a device up by catalog name (case-insensitive); a ``Device`` is returned as is.
 
     Examples
     --------
     >>> get("H200").memory_capacity / 1e9
     141.0
+    >>> get(get("l4")).name
+    'l4'
     >>> get("h100")
     Traceback (most recent call last):
     ...
     ValueError: device='h100' is not known; did you mean 'h100-sxm', 'h100-pcie', 'h200'? Accepted: a100-sxm-40gb, a100-sxm-80gb, h100-sxm, h100-pcie, h200, b200, l4, l40s, rtx-4090, mi300x, tpu-v5e, tpu-v5p, m2-ultra.
     """
+    if isinstance(name, Device):
+        return name
     return DEVICES[choice("device", name, DEVICES)]
-

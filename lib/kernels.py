@@ -24,8 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lib._validate import positive, scalar_or_array
+from lib import hardware, roofline
+from lib._validate import flag as _flag
+from lib._validate import choice, positive, scalar_or_array
 from lib.dtypes import bytes_per_element
+from lib.hardware import Device
 
 __all__ = [
     "Kernel",
@@ -34,10 +37,16 @@ __all__ = [
     "dot",
     "gemv",
     "gemm",
+    "PRECISIONS",
+    "gemm_at",
+    "critical_m",
     "elementwise_chain",
     "softmax",
     "layernorm",
     "rmsnorm",
+    "activation",
+    "embedding",
+    "attention",
     "peak_flops_from_units",
     "gemm_tiled",
     "gemm_tile_footprint",
@@ -50,28 +59,63 @@ __all__ = [
 class Kernel:
     """A kernel's work and traffic: ``flops`` (FLOP) and ``bytes_moved`` (byte).
 
-    Both may be arrays of the same broadcast shape.
+    ``bytes_moved`` is split by kind where the kernel knows it: ``bytes_weights`` of
+    model weights, ``bytes_kv`` of KV cache, and the rest, :attr:`bytes_act`, of
+    activations (any other operand: the inputs and outputs that flow between kernels).
+    ``exps`` counts the special-function evaluations (``exp``, ``tanh``) among the
+    ``flops``: a GPU runs them on separate, much slower units (chapter 5). All fields may
+    be arrays of one broadcast shape.
+
+    Introduced in chapters/01_memory_bound.ipynb.
 
     Examples
     --------
     >>> k = dot(4096, "bf16")
     >>> k.intensity
     0.5
+    >>> g = gemm(16, 4096, 4096, "bf16")
+    >>> g.bytes_weights / g.bytes_moved        # the weight matrix is most of a thin GEMM
+    0.9922480620155039
     """
 
     name: str
     flops: float | np.ndarray
     bytes_moved: float | np.ndarray
+    bytes_weights: float | np.ndarray = 0.0
+    bytes_kv: float | np.ndarray = 0.0
+    exps: float | np.ndarray = 0.0
+
+    def __post_init__(self) -> None:
+        fields = ("flops", "bytes_moved", "bytes_weights", "bytes_kv", "exps")
+        arrays = np.broadcast_arrays(*(np.asarray(getattr(self, f), float) for f in fields))
+        for f, a in zip(fields, arrays):
+            object.__setattr__(self, f, scalar_or_array(a))
+
+    @property
+    def bytes_act(self) -> float | np.ndarray:
+        """Bytes that are neither weights nor KV cache: activations and other operands."""
+        return scalar_or_array(np.asarray(self.bytes_moved) - self.bytes_weights
+                               - self.bytes_kv)
 
     @property
     def intensity(self) -> float | np.ndarray:
-        """Arithmetic intensity, FLOP/byte."""
-        return scalar_or_array(np.asarray(self.flops) / np.asarray(self.bytes_moved))
+        """Arithmetic intensity, FLOP/byte (``inf`` for a kernel that moves no bytes)."""
+        f, b = np.asarray(self.flops, float), np.asarray(self.bytes_moved, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(b > 0, f / np.where(b > 0, b, 1.0), np.inf)
+        return scalar_or_array(out)
 
+    def repeat(self, times: ArrayLike, name: str | None = None) -> "Kernel":
+        """``times`` launches of this kernel: every count multiplied, e.g. one per layer.
 
-def _k(name: str, flops: np.ndarray, bytes_moved: np.ndarray) -> Kernel:
-    f, b = np.broadcast_arrays(np.asarray(flops, float), np.asarray(bytes_moved, float))
-    return Kernel(name, scalar_or_array(f), scalar_or_array(b))
+        Examples
+        --------
+        >>> rmsnorm(1, 4096).repeat(64, "norms").flops == 64 * rmsnorm(1, 4096).flops
+        True
+        """
+        n = positive("times", times, allow_zero=True)
+        return Kernel(name or self.name, n * self.flops, n * self.bytes_moved,
+                      n * self.bytes_weights, n * self.bytes_kv, n * self.exps)
 
 
 def vector_add(n: ArrayLike, dtype: str = "fp32") -> Kernel:
@@ -85,7 +129,7 @@ def vector_add(n: ArrayLike, dtype: str = "fp32") -> Kernel:
     """
     n = positive("n", n, integer=True)
     b = bytes_per_element(dtype)
-    return _k("vector add", n, 3 * n * b)
+    return Kernel("vector add", n, 3 * n * b)
 
 
 def vector_scale(n: ArrayLike, dtype: str = "fp32") -> Kernel:
@@ -98,7 +142,7 @@ def vector_scale(n: ArrayLike, dtype: str = "fp32") -> Kernel:
     """
     n = positive("n", n, integer=True)
     b = bytes_per_element(dtype)
-    return _k("vector scale", n, 2 * n * b)
+    return Kernel("vector scale", n, 2 * n * b)
 
 
 def dot(n: ArrayLike, dtype: str = "fp32") -> Kernel:
@@ -114,7 +158,7 @@ def dot(n: ArrayLike, dtype: str = "fp32") -> Kernel:
     n = positive("n", n, integer=True)
     b = bytes_per_element(dtype)
     # the single output element is negligible; count it anyway for exactness
-    return _k("dot", 2 * n, 2 * n * b + b)
+    return Kernel("dot", 2 * n, 2 * n * b + b)
 
 
 def gemv(m: ArrayLike, n: ArrayLike, dtype: str = "bf16") -> Kernel:
@@ -132,18 +176,37 @@ def gemv(m: ArrayLike, n: ArrayLike, dtype: str = "bf16") -> Kernel:
     m = positive("m", m, integer=True)
     n = positive("n", n, integer=True)
     b = bytes_per_element(dtype)
-    return _k("GEMV", 2 * m * n, (m * n + n + m) * b)
+    return Kernel("GEMV", 2 * m * n, (m * n + n + m) * b, bytes_weights=m * n * b)
 
 
 def gemm(m: ArrayLike, n: ArrayLike, k: ArrayLike, dtype: str = "bf16",
-         weight_dtype: str | None = None) -> Kernel:
-    """Matrix product ``C (m, n) = A (m, k) @ B (k, n)``.
+         weight_dtype: str | None = None, *, bias: bool = False,
+         groups: ArrayLike = 1) -> Kernel:
+    """Matrix product ``C (m, n) = A (m, k) @ B (k, n)``, B being the weights.
 
     2mnk FLOP; reads A and B once, writes C once. ``weight_dtype`` (for B) lets the
     weights be stored narrower than the activations, as in weight-only quantisation.
 
     Intensity = 2mnk / (b_a mk + b_w kn + b_a mn): about ``m`` FLOP/byte at 16-bit when
     m is much smaller than n and k, which is why batch size sets decode's intensity.
+
+    Parameters
+    ----------
+    m, n, k : array_like
+        The shape, whole numbers.
+    dtype : str
+        Activations A and C.
+    weight_dtype : str, optional
+        The weights B; default ``dtype``.
+    bias : bool
+        Add a bias vector of ``n`` weights to C in the GEMM's epilogue: ``mn`` more FLOP.
+    groups : array_like
+        Independent weight matrices sharing the ``m`` rows between them, each read once:
+        a mixture of experts' grouped GEMM, with ``groups`` the experts the rows are routed
+        to (chapter 6). The FLOPs do not change; the weight bytes are ``groups`` times one
+        matrix's.
+
+    Introduced in chapters/02_compute_bound.ipynb; ``groups`` in chapters/06_decode.ipynb.
 
     Examples
     --------
@@ -153,13 +216,73 @@ def gemm(m: ArrayLike, n: ArrayLike, k: ArrayLike, dtype: str = "bf16",
     15.9
     >>> round(gemm(16, 4096, 4096, "bf16", weight_dtype="int8").intensity, 1)
     31.5
+    >>> gemm(2, 8, 4, groups=2).bytes_weights == 2 * gemm(2, 8, 4).bytes_weights
+    True
     """
     m = positive("m", m, integer=True)
     n = positive("n", n, integer=True)
     k = positive("k", k, integer=True)
+    g = positive("groups", groups, allow_zero=True)
     ba = bytes_per_element(dtype)
     bw = bytes_per_element(weight_dtype) if weight_dtype is not None else ba
-    return _k("GEMM", 2 * m * n * k, ba * m * k + bw * k * n + ba * m * n)
+    with_bias = _flag("bias", bias)
+    weights = g * (k * n + (n if with_bias else 0)) * bw
+    return Kernel("GEMM", 2 * m * n * k + (m * n if with_bias else 0),
+                  ba * m * k + weights + ba * m * n, bytes_weights=weights)
+
+
+#: Precisions of a matrix product, by key: (label, compute dtype, activation dtype, weight
+#: dtype). ``w8a16`` is weight-only quantisation: INT8 weights, BF16 activations and math;
+#: ``int8`` quantises both operands and computes in INT8.
+PRECISIONS = {
+    "fp32": ("FP32", "fp32", "fp32", "fp32"),
+    "bf16": ("BF16", "bf16", "bf16", "bf16"),
+    "w8a16": ("INT8 weights, BF16 math", "bf16", "bf16", "int8"),
+    "fp8": ("FP8", "fp8", "fp8", "fp8"),
+    "int8": ("INT8 × INT8", "int8", "int8", "int8"),
+}
+
+
+def gemm_at(m: ArrayLike, n: ArrayLike, k: ArrayLike, precision: str) -> tuple[Kernel, str]:
+    """``gemm(m, n, k)`` at one of :data:`PRECISIONS`, and the dtype its math runs in.
+
+    Precision moves both roofs: the bytes per element (the intensity) and the compute
+    roof the tensor cores offer for the math's dtype (chapter 3).
+
+    Introduced in chapters/03_roofline.ipynb.
+
+    Examples
+    --------
+    >>> g, compute = gemm_at(16, 4096, 4096, "w8a16")
+    >>> round(g.intensity, 1), compute
+    (31.5, 'bf16')
+    """
+    _, compute, act, weight = PRECISIONS[choice("precision", precision, PRECISIONS)]
+    return gemm(m, n, k, act, weight_dtype=weight), compute
+
+
+def critical_m(device: "str | Device", n: ArrayLike, k: ArrayLike, dtype: str = "bf16",
+               weight_dtype: str | None = None, m_max: int = 1 << 16) -> float:
+    """The fewest rows ``m`` at which ``gemm(m, n, k)`` is compute-bound on ``device``.
+
+    The GEMM runs under the dense ``dtype`` roof; ``inf`` if no ``m`` up to ``m_max`` gets
+    there. For a weight matrix this is the *critical batch*: below it, reading the weights
+    sets the time; above it, the math.
+
+    Introduced in chapters/02_compute_bound.ipynb.
+
+    Examples
+    --------
+    >>> critical_m("h100-sxm", 8192, 8192)
+    319.0
+    >>> critical_m("h100-sxm", 8192, 8192, weight_dtype="int8")   # half the weight bytes
+    160.0
+    """
+    dev = hardware.get(device)
+    m = np.arange(1, int(positive("m_max", m_max, integer=True)) + 1)
+    g = gemm(m, n, k, dtype, weight_dtype)
+    return roofline.first_compute_bound(
+        m, roofline.bound(g.flops, g.bytes_moved, dev.peak(dtype), dev.memory_bandwidth))
 
 
 def elementwise_chain(n: ArrayLike, n_ops: ArrayLike, dtype: str = "fp32",
@@ -183,58 +306,209 @@ def elementwise_chain(n: ArrayLike, n_ops: ArrayLike, dtype: str = "fp32",
     b = bytes_per_element(dtype)
     traffic = 2 * n * b if fused else 2 * n * ops * b
     name = f"{'fused' if fused else 'unfused'} elementwise chain"
-    return _k(name, n * ops, traffic * np.ones_like(ops))
+    return Kernel(name, n * ops, traffic)
 
 
 def softmax(rows: ArrayLike, cols: ArrayLike, dtype: str = "bf16") -> Kernel:
-    """Row-wise softmax of a (rows, cols) matrix in one fused pass.
+    """Row-wise softmax of a (rows, cols) matrix in one pass through memory.
 
-    About 5 FLOP per element (max, subtract, exp, sum, divide); reads and writes
-    the matrix once.
+    About 5 FLOP per element (max, subtract, exp, sum, divide), one of them an ``exp``;
+    reads and writes the matrix once.
+
+    Introduced in chapters/01_memory_bound.ipynb; its exponentials in
+    chapters/05_prefill.ipynb.
 
     Examples
     --------
     >>> softmax(4096, 4096, "bf16").intensity
     1.25
+    >>> softmax(2, 3).exps
+    6.0
     """
     r = positive("rows", rows, integer=True)
     c = positive("cols", cols, integer=True)
     b = bytes_per_element(dtype)
-    return _k("softmax", 5 * r * c, 2 * r * c * b)
+    return Kernel("softmax", 5 * r * c, 2 * r * c * b, exps=r * c)
 
 
-def layernorm(rows: ArrayLike, cols: ArrayLike, dtype: str = "bf16") -> Kernel:
+def _norm(name: str, flop_per_element: int, params: int, rows: ArrayLike, cols: ArrayLike,
+          dtype: str, weight_dtype: str | None) -> Kernel:
+    r = positive("rows", rows, integer=True)
+    c = positive("cols", cols, integer=True)
+    b = bytes_per_element(dtype)
+    weights = params * c * bytes_per_element(weight_dtype or dtype)
+    return Kernel(name, flop_per_element * r * c, 2 * r * c * b + weights,
+                  bytes_weights=weights)
+
+
+def layernorm(rows: ArrayLike, cols: ArrayLike, dtype: str = "bf16",
+              weight_dtype: str | None = None) -> Kernel:
     """LayerNorm over the last axis of a (rows, cols) activation, with scale and bias.
 
     About 8 FLOP per element (mean, variance, normalise, scale, shift); reads the
-    input, the two length-``cols`` parameter vectors, writes the output.
+    input and the two length-``cols`` parameter vectors (at ``weight_dtype``, default
+    ``dtype``), writes the output. The one ``rsqrt`` per row is not counted.
+
+    Introduced in chapters/01_memory_bound.ipynb.
 
     Examples
     --------
     >>> round(layernorm(1, 4096, "bf16").intensity, 2)
     1.0
     """
-    r = positive("rows", rows, integer=True)
-    c = positive("cols", cols, integer=True)
-    b = bytes_per_element(dtype)
-    return _k("LayerNorm", 8 * r * c, (2 * r * c + 2 * c) * b)
+    return _norm("LayerNorm", 8, 2, rows, cols, dtype, weight_dtype)
 
 
-def rmsnorm(rows: ArrayLike, cols: ArrayLike, dtype: str = "bf16") -> Kernel:
+def rmsnorm(rows: ArrayLike, cols: ArrayLike, dtype: str = "bf16",
+            weight_dtype: str | None = None) -> Kernel:
     """RMSNorm over the last axis of a (rows, cols) activation, with a scale vector.
 
     About 4 FLOP per element (square, sum, scale by 1/rms, multiply by gamma);
-    reads the input and gamma, writes the output.
+    reads the input and gamma (at ``weight_dtype``, default ``dtype``), writes the
+    output. The one ``rsqrt`` per row is not counted.
+
+    Introduced in chapters/01_memory_bound.ipynb.
 
     Examples
     --------
     >>> round(rmsnorm(1, 4096, "bf16").intensity, 2)
     0.67
     """
-    r = positive("rows", rows, integer=True)
-    c = positive("cols", cols, integer=True)
+    return _norm("RMSNorm", 4, 1, rows, cols, dtype, weight_dtype)
+
+
+def activation(n: ArrayLike, gated: bool = True, dtype: str = "bf16") -> Kernel:
+    """An MLP's non-linearity over ``n`` hidden elements, as its own kernel.
+
+    Gated (SwiGLU: ``silu(gate) * up``): reads the gate and the up halves (2n elements),
+    writes n; 5 FLOP per element (negate, exp, add, divide, multiply), one an ``exp``.
+    Plain (GELU, tanh form): reads n, writes n; about 8 FLOP per element, one a ``tanh``.
+
+    Introduced in chapters/04_transformer_arithmetic.ipynb.
+
+    Examples
+    --------
+    >>> k = activation(14336, gated=True)
+    >>> k.flops / 14336, k.exps / 14336, k.bytes_moved / 14336
+    (5.0, 1.0, 6.0)
+    """
+    x = positive("n", n, integer=True)
     b = bytes_per_element(dtype)
-    return _k("RMSNorm", 4 * r * c, (2 * r * c + c) * b)
+    if _flag("gated", gated):
+        return Kernel("SiLU and multiply", 5 * x, 3 * x * b, exps=x)
+    return Kernel("GELU", 8 * x, 2 * x * b, exps=x)
+
+
+def embedding(rows: ArrayLike, tokens: ArrayLike, width: ArrayLike, dtype: str = "bf16",
+              weight_dtype: str | None = None, tables: int = 1) -> Kernel:
+    """A table lookup: ``rows`` distinct rows of ``width`` weights read, one per token written.
+
+    The input embedding of a transformer does no arithmetic: it reads the rows of the
+    tokens it sees (at most the whole table) and writes one ``width``-wide activation per
+    token. This is why a decode step reads one row of the table, not all of it. With
+    ``tables=2`` (a learned position table as well, GPT-2) ``rows`` counts the rows of both,
+    and the two looked-up rows of each token are added: ``tokens x width`` FLOP.
+
+    Introduced in chapters/04_transformer_arithmetic.ipynb.
+
+    Examples
+    --------
+    >>> k = embedding(rows=8, tokens=8, width=4096)
+    >>> k.flops, k.bytes_weights, k.bytes_act
+    (0.0, 65536.0, 65536.0)
+    """
+    r = positive("rows", rows, allow_zero=True)
+    t = positive("tokens", tokens, integer=True)
+    w = positive("width", width, integer=True)
+    n = int(positive("tables", tables, integer=True))
+    weights = r * w * bytes_per_element(weight_dtype or dtype)
+    return Kernel("embedding lookup", (n - 1) * t * w,
+                  weights + t * w * bytes_per_element(dtype), bytes_weights=weights)
+
+
+def attention(batch: ArrayLike, queries: ArrayLike, keys: ArrayLike, pairs: ArrayLike,
+              heads: int, kv_heads: int, head_dim: int, dtype: str = "bf16",
+              kv_dtype: str | None = None, fused: bool = True,
+              tile_q: int | None = None) -> tuple[Kernel, Kernel, Kernel]:
+    """Scaled dot-product attention as three kernels: scores ``Q K^T``, softmax, ``P V``.
+
+    Per sequence and query head, ``queries`` new tokens attend over ``keys`` entries of the
+    KV cache, computing ``pairs`` (query, key) scores: ``queries x keys`` in full, about
+    half of that when a causal kernel skips the masked blocks. Each score costs a
+    ``head_dim``-long dot product, and so does each weighted value:
+    ``2 x pairs x head_dim`` FLOP per matmul per head. Grouped-query attention shares each
+    of the ``kv_heads`` K and V heads among ``heads / kv_heads`` query heads: it shrinks
+    the cache, not the arithmetic.
+
+    **Unfused** (``fused=False``): the score matrix, ``queries x keys`` per head, goes
+    through main memory: written by ``Q K^T``, read and written by the softmax, read by
+    ``P V``. **Fused** (FlashAttention): one kernel keeps the scores on chip; the softmax
+    moves no bytes and its kernel is the same launch. Main-memory traffic is then Q read,
+    O written, and K and V read once per *query tile*. ``tile_q=None`` counts one pass
+    over K and V (the compulsory traffic, as :func:`gemm` counts). An integer counts a
+    pass per ``tile_q`` query rows (FlashAttention's Theorem 2; the query heads of one KV
+    head packed into a tile): under a causal mask each tile after the first reads about
+    the keys an average query sees, ``pairs / queries``. That is the traffic reaching the
+    level below the SMs when no cache catches the re-reads: :func:`gemm_tiled`'s
+    counterpart for attention.
+
+    Parameters
+    ----------
+    batch, queries, keys, pairs : array_like
+        Sequences; new tokens per sequence; KV entries each reads; scores each computes
+        per head.
+    heads, kv_heads, head_dim : int
+        Query heads, KV heads, head width.
+    dtype, kv_dtype : str
+        Activations (Q, scores, O); the KV cache (default ``dtype``).
+    fused : bool
+    tile_q : int, optional
+        Query rows per tile of a fused kernel; ``None``: K and V read once.
+
+    Returns
+    -------
+    (Kernel, Kernel, Kernel)
+        ``Q K^T`` (Q and K read), softmax (FLOPs and exps), ``P V`` (V read, O written).
+
+    Introduced in chapters/04_transformer_arithmetic.ipynb (FLOPs) and
+    chapters/05_prefill.ipynb (fused and unfused traffic, tiles).
+
+    Examples
+    --------
+    >>> qk, sm, pv = attention(1, 1, 4096, 4096, 32, 8, 128)   # one decode token, GQA
+    >>> qk.flops == 2 * 4096 * 32 * 128, sm.bytes_moved, pv.bytes_kv == 4096 * 8 * 128 * 2
+    (True, 0.0, True)
+    >>> qk, _, _ = attention(1, 8192, 8192, 8192 * 8193 / 2, 32, 8, 128, tile_q=128)
+    >>> round(qk.intensity)            # levels off near the tile: 128 rows per K read
+    124
+    """
+    b = positive("batch", batch, integer=True)
+    n = positive("queries", queries, integer=True)
+    c = positive("keys", keys, allow_zero=True, integer=True)
+    s = positive("pairs", pairs, allow_zero=True)
+    h = int(positive("heads", heads, integer=True))
+    hkv = int(positive("kv_heads", kv_heads, integer=True))
+    hd = int(positive("head_dim", head_dim, integer=True))
+    ab = bytes_per_element(dtype)
+    kb = bytes_per_element(kv_dtype or dtype)
+    fused = _flag("fused", fused)
+    matmul = 2 * b * h * hd * s
+    q = o = b * n * h * hd * ab
+    if fused:
+        # T tiles: the first reads every key, each later one about the keys a query sees
+        # on average, pairs / queries (under a causal mask, fewer than all of them)
+        tiles = 1.0 if tile_q is None else np.ceil(
+            n * (h / hkv) / int(positive("tile_q", tile_q, integer=True)))
+        kv = b * hkv * hd * kb * (c + (tiles - 1) * s / n)
+        scores = 0.0
+        softmax_elements = b * h * s
+    else:
+        kv = b * hkv * hd * kb * c
+        scores = b * h * n * c * ab          # the score matrix, once
+        softmax_elements = b * h * n * c
+    return (Kernel("attention scores QK^T", matmul, q + kv + scores, bytes_kv=kv),
+            Kernel("softmax", 5 * softmax_elements, 2 * scores, exps=softmax_elements),
+            Kernel("attention x V", matmul, scores + kv + o, bytes_kv=kv))
 
 
 def peak_flops_from_units(units: ArrayLike, fma_per_unit_per_clock: ArrayLike,
@@ -331,7 +605,7 @@ def gemm_tiled(m: ArrayLike, n: ArrayLike, k: ArrayLike, tile_m: ArrayLike, tile
     ba = bytes_per_element(dtype)
     bw = bytes_per_element(weight_dtype) if weight_dtype is not None else ba
     traffic = ba * m * k * _ceil_div(n, tn) + bw * k * n * _ceil_div(m, tm) + ba * m * n
-    return _k("tiled GEMM", 2 * m * n * k, traffic)
+    return Kernel("tiled GEMM", 2 * m * n * k, traffic)
 
 
 def gemm_tile_footprint(tile_m: ArrayLike, tile_n: ArrayLike, tile_k: ArrayLike,

@@ -24,18 +24,18 @@ Introduced in chapters/01_memory_bound.ipynb.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lib import roofline
+from lib import hardware, roofline
 from lib._validate import choice, positive, scalar_or_array
 from lib.dtypes import bytes_per_element
 from lib.hardware import Device, MemoryLevel
 from lib.kernels import Kernel
+from lib.tables import Table
 from lib.units import fmt_bandwidth, fmt_bytes, fmt_flops, fmt_intensity, fmt_time
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "weight_stream",
     "LEVELS",
     "level",
-    "Table",
     "hierarchy_table",
     "KernelCost",
     "kernel_cost",
@@ -215,7 +214,7 @@ def tensor_bytes(n_elements: ArrayLike, dtype: str) -> float | np.ndarray:
 
 
 def weight_stream(n_params: ArrayLike, dtype: str = "bf16", tokens: ArrayLike = 1) -> Kernel:
-    """One pass of ``tokens`` tokens through a model's weights, as the memory sees it.
+    """One pass of ``tokens`` tokens through ``n_params`` weights, as the memory sees it.
 
     Every parameter is read once from memory (``n_params x bytes per element``)
     however many tokens share the pass, and each parameter does one
@@ -223,27 +222,31 @@ def weight_stream(n_params: ArrayLike, dtype: str = "bf16", tokens: ArrayLike = 
     so this is the weights' share of a decode step; at ``tokens=1`` (batch 1)
     its intensity is 2 / bytes per element -- 1 FLOP/byte at BF16.
 
+    For a model, pass :attr:`lib.models.ModelConfig.params_read`: every weight a token
+    uses except the embedding table, of which it reads one row. That is exactly the
+    weight traffic of a batch-1 decode step in :func:`lib.inference.decode`.
+
     Introduced in chapters/01_memory_bound.ipynb.
 
     Examples
     --------
-    >>> k = weight_stream(6_738_415_616, "bf16")       # Llama-2-7B, one token
+    >>> k = weight_stream(6_607_347_712, "bf16")       # Llama-2-7B's params_read, one token
     >>> k.flops / 1e9, k.bytes_moved / 1e9, k.intensity
-    (13.476831232, 13.476831232, 1.0)
-    >>> weight_stream(6_738_415_616, "bf16", tokens=[1, 64]).intensity
+    (13.214695424, 13.214695424, 1.0)
+    >>> weight_stream(6_607_347_712, "bf16", tokens=[1, 64]).intensity
     array([ 1., 64.])
     """
     n = positive("n_params", n_params, integer=True)
     t = positive("tokens", tokens, integer=True)
-    f, b = np.broadcast_arrays(2.0 * n * t, n * bytes_per_element(dtype) * np.ones_like(t))
-    return Kernel("weights, one pass", scalar_or_array(f), scalar_or_array(b))
+    weights = n * bytes_per_element(dtype)
+    return Kernel("weights, one pass", 2.0 * n * t, weights, bytes_weights=weights)
 
 
 #: Keys :func:`level` understands, from the compute units outward.
 LEVELS = ("registers", "l1", "l2", "main memory", "nvlink", "pcie")
 
 
-def level(device: Device, key: str) -> MemoryLevel:
+def level(device: "str | Device", key: str) -> MemoryLevel:
     """The level of ``device``'s hierarchy named by ``key`` (one of :data:`LEVELS`).
 
     Introduced in chapters/01_memory_bound.ipynb.
@@ -258,10 +261,10 @@ def level(device: Device, key: str) -> MemoryLevel:
     ...
     ValueError: device='l4' has no memory hierarchy in the catalog; devices with one: a100-sxm-40gb, a100-sxm-80gb, h100-sxm, h100-pcie, h200.
     """
+    device = hardware.get(device)
     k = choice("key", key, LEVELS)
     if not device.levels:
-        from lib.hardware import DEVICES  # the catalog, to list the alternatives
-        known = ", ".join(n for n, d in DEVICES.items() if d.levels)
+        known = ", ".join(n for n, d in hardware.DEVICES.items() if d.levels)
         raise ValueError(f"device={device.name!r} has no memory hierarchy in the catalog; "
                          f"devices with one: {known}.")
     for lv in device.levels:
@@ -271,80 +274,29 @@ def level(device: Device, key: str) -> MemoryLevel:
                      f"{', '.join(lv.name for lv in device.levels)}.")
 
 
-@dataclass(frozen=True)
-class Table:
-    """Rows of already formatted cells: plain text for ``print``, an HTML table in notebooks.
-
-    Introduced in chapters/01_memory_bound.ipynb.
-
-    Examples
-    --------
-    >>> print(Table(("a", "b"), (("x", "1"), ("yy", "22")), ("<", ">")))
-    a    b
-    x    1
-    yy  22
-    """
-
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    align: tuple[str, ...]
-
-    def __str__(self) -> str:
-        rows = [self.header, *self.rows]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(self.header))]
-        return "\n".join("  ".join(f"{c:{a}{w}}" for c, a, w in zip(r, self.align, widths))
-                         .rstrip() for r in rows)
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        side = {"<": "left", ">": "right; white-space:nowrap"}
-
-        def row(cells, tag):
-            return "<tr>" + "".join(
-                f'<{tag} style="text-align:{side[a]}; padding:2px 6px">{html.escape(c)}</{tag}>'
-                for c, a in zip(cells, self.align)) + "</tr>"
-
-        body = "".join(row(r, "td") for r in self.rows)
-        return (f'<table style="font-size:0.85em"><thead>{row(self.header, "th")}</thead>'
-                f"<tbody>{body}</tbody></table>")
-
-
 def _cell(value: float | None, fmt) -> str:
     return "—" if value is None else fmt(value)
 
 
-def _kind(level: MemoryLevel, which: str) -> str:
-    """'measured', 'derived' or 'datasheet': how one figure of a level was obtained.
-
-    The catalog's notes state it as "Bandwidth: measured", "Bandwidth: peak derived ...",
-    "latency: measured"; a figure the note does not qualify is a datasheet figure.
-    """
-    note = level.note.lower()
-    if f"{which}: measured" in note:
-        return "measured"
-    if f"{which}: peak derived" in note:
-        return "derived"
-    return "datasheet"
-
-
-def hierarchy_table(device: Device) -> Table:
+def hierarchy_table(device: "str | Device") -> Table:
     """The memory hierarchy of ``device`` as a text table, closest to the compute first.
 
     Capacity is shown twice, in decimal (GB, as vendors print it) and binary
     (GiB) units; bandwidth is decimal (TB/s = 10^12 byte/s), per direction for
     links; a dash means no citable source gives the figure. The last columns
-    say where each bandwidth and latency comes from: a datasheet, a peak
-    derived from datasheet figures, or a microbenchmark measurement.
+    say how each bandwidth and latency was obtained (the level's ``bandwidth_kind`` and
+    ``latency_kind``): printed in a datasheet, derived from datasheet figures, or
+    measured by a microbenchmark.
 
     Introduced in chapters/01_memory_bound.ipynb.
 
     Examples
     --------
     >>> from lib import hardware
-    >>> print(str(hierarchy_table(hardware.get("h100-sxm"))).splitlines()[3])
+    >>> print(str(hierarchy_table("h100-sxm")).splitlines()[4])
     L2 cache                      50 MB    47.7 MiB          —         —  —          —
     """
+    device = hardware.get(device)
     header = ("level", "capacity", "(binary)", "bandwidth", "latency", "bandwidth is",
               "latency is")
     rows = []
@@ -355,12 +307,12 @@ def hierarchy_table(device: Device) -> Table:
             _cell(lv.capacity, lambda c: fmt_bytes(c, binary=True)),
             _cell(lv.bandwidth, fmt_bandwidth),
             _cell(lv.latency, fmt_time),
-            "—" if lv.bandwidth is None else _kind(lv, "bandwidth"),
-            "—" if lv.latency is None else _kind(lv, "latency"),
+            lv.bandwidth_kind or "—",
+            lv.latency_kind or "—",
         ))
     if not rows:
         level(device, "l2")  # raises the helpful error
-    return Table(header, tuple(rows), ("<", ">", ">", ">", ">", "<", "<"))
+    return Table(header, rows, ("<", ">", ">", ">", ">", "<", "<"))
 
 
 @dataclass(frozen=True)
@@ -400,7 +352,7 @@ class KernelCost:
     bandwidth_fraction: float | np.ndarray
 
 
-def kernel_cost(kernel: Kernel, device: Device, dtype: str = "bf16") -> KernelCost:
+def kernel_cost(kernel: Kernel, device: "str | Device", dtype: str = "bf16") -> KernelCost:
     """Place ``kernel`` on ``device``'s roofline, computing in ``dtype``.
 
     ``dtype`` picks the compute roof (``device.peak(dtype)``); the kernel's
@@ -415,6 +367,7 @@ def kernel_cost(kernel: Kernel, device: Device, dtype: str = "bf16") -> KernelCo
     >>> c.bound, round(c.time * 1e3, 3), f"{c.compute_fraction:.2%}"
     ('memory', 0.962, '0.42%')
     """
+    device = hardware.get(device)
     peak = device.peak(dtype)
     bw = device.memory_bandwidth
     f = np.asarray(kernel.flops, dtype=float)
@@ -429,7 +382,7 @@ def kernel_cost(kernel: Kernel, device: Device, dtype: str = "bf16") -> KernelCo
         scalar_or_array(t_math / time), scalar_or_array(t_mem / time))
 
 
-def cost_table(kernels: Sequence[Kernel], device: Device, dtype: str = "bf16") -> Table:
+def cost_table(kernels: Sequence[Kernel], device: "str | Device", dtype: str = "bf16") -> Table:
     """A table of :func:`kernel_cost` for scalar ``kernels`` on ``device``.
 
     Columns: FLOPs, bytes, intensity (FLOP/B), the two lower bounds ``T_math`` and
@@ -442,7 +395,7 @@ def cost_table(kernels: Sequence[Kernel], device: Device, dtype: str = "bf16") -
     --------
     >>> from lib import hardware, kernels
     >>> t = cost_table([kernels.dot(2**24, "bf16")], hardware.get("h100-sxm"))
-    >>> print(str(t).splitlines()[1])
+    >>> print(str(t).splitlines()[2])
     dot     33.6 MFLOP  67.1 MB  0.5  33.9 ns  20 µs  20 µs  memory  0.17%
     """
     header = ("kernel", "FLOPs", "bytes", "FLOP/B", "T_math", "T_mem", "time ≥", "bound",
@@ -457,4 +410,4 @@ def cost_table(kernels: Sequence[Kernel], device: Device, dtype: str = "bf16") -
                      fmt_intensity(c.intensity).removesuffix(" FLOP/B"),
                      fmt_time(c.t_math), fmt_time(c.t_mem),
                      fmt_time(c.time), str(c.bound), f"{c.compute_fraction:.2%}"))
-    return Table(header, tuple(rows), ("<", ">", ">", ">", ">", ">", ">", "<", ">"))
+    return Table(header, rows, ("<", ">", ">", ">", ">", ">", ">", "<", ">"))

@@ -54,6 +54,8 @@ __all__ = [
     "NORMS",
     "POSITIONAL",
     "HF_MODEL_TYPES",
+    "WEIGHT_DTYPES",
+    "KV_DTYPES",
     "get",
     "names",
     "from_hf_config",
@@ -65,6 +67,10 @@ NORMS = ("rmsnorm", "layernorm")
 POSITIONAL = ("rope", "learned")
 #: Keys of :meth:`ModelConfig.params_breakdown`, in this order.
 COMPONENTS = ("embedding", "attention", "mlp", "norms", "lm_head")
+#: Precisions the weights may be stored in (quantisation scales are not counted).
+WEIGHT_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
+#: Precisions the KV cache may be stored in (quantisation scales are not counted).
+KV_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 #: ``model_type`` values :func:`from_hf_config` understands.
 HF_MODEL_TYPES = ("llama", "mistral", "mixtral", "qwen2", "gpt2")
 
@@ -286,7 +292,7 @@ class ModelConfig:
         row and does no arithmetic with the rest. The LM head is a matrix product, so a
         tied embedding matrix is multiplied once, as the LM head. A forward pass spends
         about ``2 x params_multiplied`` FLOP per token, plus attention over the context
-        (:meth:`attention_flops_per_token`).
+        (:func:`lib.transformer.attention_flops_per_token`).
 
         Introduced in chapters/04_transformer_arithmetic.ipynb.
 
@@ -324,28 +330,6 @@ class ModelConfig:
         """
         return 12 * self.n_layers * self.d_model ** 2
 
-    def attention_flops_per_token(self, context: Any) -> Any:
-        """FLOP one new token spends attending to ``context`` keys: ``4 L n_heads head_dim keys``.
-
-        Per layer and query head, the scores ``q . k`` over the keys and the weighted sum
-        of as many value vectors are ``2 x keys x head_dim`` multiply-adds. ``n_heads`` is
-        the number of *query* heads: grouped-query attention shrinks the cache, not this
-        arithmetic. With sliding-window attention at most ``sliding_window`` keys are
-        attended. Softmax is not counted. Accepts arrays.
-
-        Introduced in chapters/04_transformer_arithmetic.ipynb.
-
-        Examples
-        --------
-        >>> get("llama-3-8b").attention_flops_per_token(4096) / 1e9   # GFLOP
-        2.147483648
-        >>> get("mistral-7b").attention_flops_per_token([4096, 32768]).tolist()   # window 4096
-        [2147483648.0, 2147483648.0]
-        """
-        ctx = positive("context", context, allow_zero=True)
-        keys = np.asarray(self.kv_tokens(ctx), float)
-        return scalar_or_array(4.0 * self.n_layers * self.n_heads * self.head_dim * keys)
-
     # --- bytes --------------------------------------------------------------------------
 
     def weight_bytes(self, weight_dtype: str = "bf16") -> float:
@@ -363,10 +347,92 @@ class ModelConfig:
         >>> get("llama-2-7b").weight_bytes("int4") / 1e9
         3.369207808
         """
-        return self.params_total * bytes_per_element(weight_dtype)
+        return self.params_total * bytes_per_element(
+            choice("weight_dtype", weight_dtype, WEIGHT_DTYPES))
 
-    def kv_bytes_per_token(self, kv_dtype: str = "bf16") -> float:
-        """KV-cache bytes one token adds: ``2 x n_layers x n_kv_heads x head_dim x bytes``.
+    @property
+    def params_read(self) -> int:
+        """Parameters one decode step at batch 1 reads from memory.
+
+        Every weight one token uses (:attr:`params_active`), except the lookup tables: of
+        the input embedding (and a learned position table) one row is read, not the whole
+        table. A tied embedding is read in full anyway, as the LM head. This is what
+        "reading the weights once per token" means exactly, and what
+        :func:`lib.inference.decode` reads at batch 1.
+
+        Introduced in chapters/01_memory_bound.ipynb.
+
+        Examples
+        --------
+        >>> m = get("llama-2-7b")
+        >>> m.params_total - m.params_read == (m.vocab_size - 1) * m.d_model
+        True
+        """
+        rows = 2 if self.positional == "learned" else 1
+        return self.params_multiplied + rows * self.d_model
+
+    def experts_touched(self, tokens: Any) -> Any:
+        """Expected experts per MoE layer that ``tokens`` routed tokens touch: ``E (1 - (1 - k/E)^T)``.
+
+        Each token picks ``top_k`` of the ``n_experts`` experts, assumed uniformly and
+        independently of the other tokens (real routers are skewed, which touches fewer).
+        One token touches ``top_k``; a large batch nearly all ``n_experts``. A dense model
+        has one "expert", always touched. Accepts arrays.
+
+        Introduced in chapters/06_decode.ipynb.
+
+        Examples
+        --------
+        >>> m = get("mixtral-8x7b")
+        >>> m.experts_touched(1), round(m.experts_touched(16), 2)
+        (2.0, 7.92)
+        >>> get("llama-2-7b").experts_touched(100)
+        1.0
+        """
+        t = positive("tokens", tokens, allow_zero=True)
+        e, k = self.n_experts, self.top_k
+        if not self.is_moe:
+            return scalar_or_array(np.ones_like(t))
+        return scalar_or_array(e * (1.0 - (1.0 - k / e) ** t))
+
+    def kv_heads_per_device(self, tp: int = 1) -> int:
+        """KV heads each of ``tp`` devices holds: ``n_kv_heads / tp``, or 1 (replicated) if tp is larger.
+
+        ``tp`` must divide ``n_heads`` (each device holds whole attention heads), and
+        either divide ``n_kv_heads`` or be a multiple of it.
+
+        Introduced in chapters/07_mental_model.ipynb.
+
+        Examples
+        --------
+        >>> get("llama-2-70b").kv_heads_per_device(4), get("llama-2-70b").kv_heads_per_device(16)
+        (2, 1)
+        >>> get("llama-2-7b").kv_heads_per_device(3)
+        Traceback (most recent call last):
+        ...
+        ValueError: tp=3 must divide n_heads=32 of llama-2-7b (each device holds whole attention heads); try one of 1, 2, 4, 8, 16, 32.
+        """
+        arr = positive("tp", tp, integer=True)
+        if arr.ndim != 0:
+            raise ValueError(f"tp={tp!r} must be a single whole number (one parallel layout "
+                             "per call).")
+        t = int(arr)
+        if self.n_heads % t:
+            ok = ", ".join(str(x) for x in range(1, self.n_heads + 1) if self.n_heads % x == 0)
+            raise ValueError(f"tp={t} must divide n_heads={self.n_heads} of {self.name} (each "
+                             f"device holds whole attention heads); try one of {ok}.")
+        if self.n_kv_heads % t == 0:
+            return self.n_kv_heads // t
+        if t % self.n_kv_heads == 0:
+            return 1
+        raise ValueError(f"tp={t} must divide n_kv_heads={self.n_kv_heads} of {self.name}, or "
+                         f"be a multiple of it (KV heads are then replicated).")
+
+    def kv_bytes_per_token(self, kv_dtype: str = "bf16", tp: int = 1) -> float:
+        """KV-cache bytes one token adds: ``2 x n_layers x kv_heads x head_dim x bytes``.
+
+        K and V, in every layer, for every KV head: all of them (``tp=1``), or those one
+        of ``tp`` tensor-parallel devices holds (:meth:`kv_heads_per_device`).
 
         Introduced in chapters/04_transformer_arithmetic.ipynb.
 
@@ -376,8 +442,12 @@ class ModelConfig:
         128.0
         >>> get("llama-3-8b").kv_bytes_per_token("fp8") / 1024
         64.0
+        >>> get("llama-2-70b").kv_bytes_per_token("bf16", tp=8) / 1024    # 1 of 8 KV heads
+        40.0
         """
-        return 2 * self.n_layers * self.n_kv_heads * self.head_dim * bytes_per_element(kv_dtype)
+        kd = choice("kv_dtype", kv_dtype, KV_DTYPES)
+        return (2 * self.n_layers * self.kv_heads_per_device(tp) * self.head_dim
+                * bytes_per_element(kd))
 
     def kv_tokens(self, context: Any) -> Any:
         """Tokens a sequence of ``context`` tokens keeps in its KV cache.
@@ -390,14 +460,18 @@ class ModelConfig:
         Examples
         --------
         >>> get("mistral-7b").kv_tokens(10_000)
-        4096
-        >>> get("llama-2-7b").kv_tokens(10_000)
-        10000
+        4096.0
+        >>> get("llama-2-7b").kv_tokens([10, 10_000])
+        array([   10., 10000.])
+        >>> get("llama-2-7b").kv_tokens(-5)
+        Traceback (most recent call last):
+        ...
+        ValueError: context=-5 must be a whole number >= 0.
         """
-        if self.sliding_window is None:
-            return context
-        out = np.minimum(context, self.sliding_window)
-        return out.item() if np.ndim(out) == 0 else out
+        ctx = positive("context", context, allow_zero=True, integer=True)
+        if self.sliding_window is not None:
+            ctx = np.minimum(ctx, self.sliding_window)
+        return scalar_or_array(ctx)
 
     def without_sliding_window(self) -> "ModelConfig":
         """The same model with full attention (a cache that keeps every token).
@@ -407,27 +481,30 @@ class ModelConfig:
         Examples
         --------
         >>> get("mistral-7b").without_sliding_window().kv_tokens(10_000)
-        10000
+        10000.0
         """
         return dataclasses.replace(self, sliding_window=None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, kv_dtype: str = "bf16") -> dict[str, Any]:
         """Plain data for JSON: the fields, the derived counts, and the source.
+
+        ``kv_bytes_per_token`` is given at ``kv_dtype`` (stored as ``"kv_dtype"``).
 
         Introduced in chapters/04_transformer_arithmetic.ipynb.
 
         Examples
         --------
         >>> d = get("qwen2-7b").to_dict()
-        >>> d["params_total"], d["kv_bytes_per_token"]
-        (7615616512, 57344.0)
+        >>> d["params_total"], d["kv_bytes_per_token"], d["kv_dtype"]
+        (7615616512, 57344.0, 'bf16')
         """
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["source"] = dataclasses.asdict(self.source) if self.source is not None else None
         out["params_total"] = self.params_total
         out["params_active"] = self.params_active
         out["params_breakdown"] = self.params_breakdown()
-        out["kv_bytes_per_token"] = self.kv_bytes_per_token("bf16")
+        out["kv_bytes_per_token"] = self.kv_bytes_per_token(kv_dtype)
+        out["kv_dtype"] = choice("kv_dtype", kv_dtype, KV_DTYPES)
         return out
 
 

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from lib import hardware
 from lib._validate import choice
 from lib.hardware import Device
 from lib.kernels import Kernel
@@ -49,20 +50,19 @@ class Roof:
         return ridge_point(self.peak_flops, self.memory_bandwidth)
 
 
-def roof(device: Device, dtype: str = "bf16") -> Roof:
+def roof(device: "str | Device", dtype: str = "bf16") -> Roof:
     """The roofline of ``device`` computing in ``dtype``.
 
     Introduced in chapters/03_roofline.ipynb.
 
     Examples
     --------
-    >>> from lib import hardware
-    >>> r = roof(hardware.get("h100-sxm"), "bf16")
+    >>> r = roof("h100-sxm", "bf16")
     >>> r.label, round(r.ridge)
     ('H100 SXM5 80GB, bf16', 295)
     """
-    label = device.label.replace("NVIDIA ", "").replace("GeForce ", "").replace("AMD Instinct ", "")
-    return Roof(f"{label}, {dtype}", device.peak(dtype), device.memory_bandwidth)
+    dev = hardware.get(device)
+    return Roof(f"{dev.short_label}, {dtype}", dev.peak(dtype), dev.memory_bandwidth)
 
 
 def roof_xy(peak_flops: float, memory_bandwidth: float,

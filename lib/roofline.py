@@ -42,6 +42,7 @@ __all__ = [
     "math_time",
     "memory_time",
     "bound",
+    "bound_of",
     "achieved_fraction",
     "roofline_fraction",
     "first_compute_bound",
@@ -135,8 +136,23 @@ def bound(flops: ArrayLike, bytes_moved: ArrayLike, peak_flops: ArrayLike,
     >>> bound([1e12, 1e6], [1e9, 1e9], 989.4e12, 3.35e12)
     array(['compute', 'memory'], dtype='<U7')
     """
-    out = np.where(np.asarray(memory_time(bytes_moved, memory_bandwidth))
-                   > np.asarray(math_time(flops, peak_flops)), MEMORY, COMPUTE)
+    return bound_of(math_time(flops, peak_flops), memory_time(bytes_moved, memory_bandwidth))
+
+
+def bound_of(t_math: ArrayLike, t_mem: ArrayLike) -> str | np.ndarray:
+    """The book's one tie rule: ``"memory"`` where ``t_mem > t_math``, else ``"compute"``.
+
+    :func:`bound` applies it to one kernel; :mod:`lib.inference` to a whole forward pass,
+    whose math and memory times are sums over its operations.
+
+    Introduced in chapters/03_roofline.ipynb.
+
+    Examples
+    --------
+    >>> bound_of(1.0, 1.0), bound_of(1.0, 2.0)
+    ('compute', 'memory')
+    """
+    out = np.where(np.asarray(t_mem) > np.asarray(t_math), MEMORY, COMPUTE)
     return out.item() if out.ndim == 0 else out
 
 
@@ -242,13 +258,14 @@ def roofline_fraction(flops: ArrayLike, bytes_moved: ArrayLike, seconds: ArrayLi
     return scalar_or_array(np.asarray(bound_s) / t)
 
 
-def first_compute_bound(sizes: ArrayLike, flops: ArrayLike, bytes_moved: ArrayLike,
-                        peak_flops: float, memory_bandwidth: float) -> float | None:
-    """The smallest of ``sizes`` at which a kernel is compute-bound, or ``None`` if none is.
+def first_compute_bound(sizes: ArrayLike, bounds: ArrayLike) -> float:
+    """The smallest of ``sizes`` whose ``bounds`` entry is ``"compute"``; ``inf`` if none is.
 
-    ``flops`` and ``bytes_moved`` hold the kernel's counts at each size (e.g. from
-    ``kernels.gemm(sizes, 4096, 4096)``). For a GEMM with M tokens this is the
-    *critical batch*: below it the weights' traffic sets the time, above it the math.
+    ``bounds`` holds the bound at each size: from :func:`bound` for one kernel (e.g.
+    ``kernels.gemm(sizes, 4096, 4096)`` on a device), or the ``bound`` of a forward pass
+    swept over a size (:func:`lib.inference.prefill` over prompt lengths). For a GEMM
+    with M tokens this is the *critical batch*: below it the weights' traffic sets the
+    time, above it the math.
 
     Introduced in chapters/03_roofline.ipynb.
 
@@ -258,15 +275,17 @@ def first_compute_bound(sizes: ArrayLike, flops: ArrayLike, bytes_moved: ArrayLi
     >>> from lib import kernels
     >>> m = np.arange(1, 4097)
     >>> k = kernels.gemm(m, 4096, 4096, "bf16")
-    >>> first_compute_bound(m, k.flops, k.bytes_moved, 989.4e12, 3.35e12)   # H100, BF16
+    >>> first_compute_bound(m, bound(k.flops, k.bytes_moved, 989.4e12, 3.35e12))  # H100, BF16
     346.0
+    >>> first_compute_bound([1, 2], ["memory", "memory"])
+    inf
     """
     s = np.asarray(sizes, dtype=float)
     if s.ndim != 1 or s.size == 0 or np.any(np.diff(s) <= 0):
         raise ValueError(f"sizes={sizes!r} must be a non-empty, strictly increasing 1-d sequence.")
-    which = np.broadcast_to(bound(flops, bytes_moved, peak_flops, memory_bandwidth), s.shape)
+    which = np.broadcast_to(np.asarray(bounds), s.shape)
     hits = s[which == COMPUTE]
-    return float(hits[0]) if hits.size else None
+    return float(hits[0]) if hits.size else float("inf")
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,8 @@ def test_every_source_is_in_references_bib(name):
     for level in dev.levels:
         for src in level.sources():
             assert src.bibkey in keys
+    for p in dev.provenance.values():
+        assert p.source.bibkey in keys and p.source.url.startswith("https://")
     assert dev.source.url.startswith("https://")
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", dev.source.accessed)
 
@@ -267,3 +269,99 @@ def test_every_figure_is_finite_and_positive(name):
     for v in [*dev.peak_flops.values(), *dev.sparse_peak_flops.values(),
               dev.memory_bandwidth, dev.memory_capacity]:
         assert math.isfinite(v) and v > 0
+
+
+# --- compute units, special functions and links (primary sources, written out here) -------
+
+# name -> (SMs or CUs, boost clock MHz). A100: Hopper in-depth blog, Table 3 (108 SMs,
+# 1410 MHz). H100: "The H100 SXM5 GPU has 132 SMs, and the PCIe version has 114 SMs"; the
+# clock behind each dense tensor peak is peak / (SMs x 4096 FLOP per clock). RTX 4090: Ada
+# whitepaper, Appendix A (128 SMs, 2520 MHz). MI300X: AMD data sheet (304 CUs, 2100 MHz).
+UNITS = {"a100-sxm-40gb": (108, 1410), "a100-sxm-80gb": (108, 1410), "h100-sxm": (132, 1830),
+         "h100-pcie": (114, 1620), "h200": (132, 1830), "rtx-4090": (128, 2520),
+         "mi300x": (304, 2100)}
+# name -> (link, GB/s per direction, per-message latency us). NVLink totals halved (A100
+# 600, H100/H200 900, B200 1800 GB/s; the H100 PCIe bridge 600); PCIe Gen4 x16 64 GB/s
+# both ways (L4, L40S pages). Latency: NCCL tuning.cc, ring LL hwLat, NVLink 0.6, PCIe 1.0.
+LINKS = {"a100-sxm-40gb": ("NVLink 3", 300, 0.6), "a100-sxm-80gb": ("NVLink 3", 300, 0.6),
+         "h100-sxm": ("NVLink 4", 450, 0.6), "h100-pcie": ("NVLink 4 bridge (pairs)", 300, 0.6),
+         "h200": ("NVLink 4", 450, 0.6), "b200": ("NVLink 5", 900, 0.6),
+         "l4": ("PCIe Gen4 x16", 32, 1.0), "l40s": ("PCIe Gen4 x16", 32, 1.0)}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_compute_units_and_clocks(name):
+    dev = hardware.get(name)
+    assert (dev.sm_count, dev.boost_clock_hz and dev.boost_clock_hz / 1e6) == UNITS.get(
+        name, (None, None))
+
+
+@pytest.mark.parametrize("name", [n for n in UNITS if n != "mi300x"])
+def test_tensor_peak_is_sms_times_clock(name):
+    dev = hardware.get(name)
+    # dense FP16 FLOP per clock per SM: Hopper 4096, Ampere 2048 (whitepapers); GeForce Ada
+    # 512 with FP32 accumulate (Ada whitepaper, half of the FP16-accumulate rate)
+    flop_per_clock = {"a100-sxm-40gb": 2048, "a100-sxm-80gb": 2048, "rtx-4090": 512}.get(
+        name, 4096)
+    assert dev.peak("fp16") == pytest.approx(dev.sm_count * flop_per_clock
+                                             * dev.boost_clock_hz, rel=0.002)
+
+
+def test_special_function_throughput():
+    # FlashAttention-3, section 3.1: "the H100 SXM5 GPU has 989 TFLOPS of FP16 matmul but
+    # only 3.9 TFLOPS of special functions such as exponential"
+    h100 = hardware.get("h100-sxm")
+    assert h100.exp_throughput == pytest.approx(3.9e12, rel=0.01)
+    assert h100.peak("bf16") / h100.exp_throughput == pytest.approx(256, rel=0.01)
+    for name, dev in hardware.DEVICES.items():   # 16 per clock per SM where NVIDIA says SMs
+        if dev.exp_throughput is not None:
+            assert dev.vendor == "NVIDIA"
+            assert dev.exp_throughput == 16 * dev.sm_count * dev.boost_clock_hz
+            assert dev.provenance_of("exp_throughput").kind == "derived"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_links(name):
+    dev = hardware.get(name)
+    if name not in LINKS:
+        assert (dev.interconnect, dev.interconnect_bandwidth, dev.interconnect_latency) == (
+            "", None, None)
+        return
+    link, gbs, us = LINKS[name]
+    assert dev.interconnect == link
+    assert dev.interconnect_bandwidth == gbs * G
+    assert dev.interconnect_latency == pytest.approx(us * 1e-6)
+    nvlink = [lv for lv in dev.levels if "NVLink" in lv.name]
+    if nvlink:                                  # the hierarchy and the link agree
+        assert nvlink[0].bandwidth == dev.interconnect_bandwidth
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_optional_figure_has_its_provenance(name):
+    dev = hardware.get(name)
+    for figure in hardware.OPTIONAL_FIGURES:
+        if getattr(dev, figure) is None:
+            with pytest.raises(ValueError, match=f"holds no {figure} for {name}"):
+                dev.provenance_of(figure)
+        else:
+            assert dev.provenance_of(figure).kind in hardware.KINDS
+    assert dev.provenance_of("memory_bandwidth").kind == ("derived" if name == "b200"
+                                                          else "datasheet")
+
+
+def test_devices_are_built_with_keywords_and_checked():
+    base = dict(name="x", label="X", vendor="V", peak_flops={}, sparse_peak_flops={},
+                memory_bandwidth=1e12, memory_capacity=1e9, memory_type="HBM",
+                source=hardware.get("l4").source)
+    hardware.Device(**base)
+    with pytest.raises(ValueError, match="sm_count of 'x': a figure and its provenance"):
+        hardware.Device(**base, sm_count=10)
+    with pytest.raises(ValueError, match="kind='guessed' is not known"):
+        hardware.Provenance("guessed", base["source"])
+    with pytest.raises(ValueError, match="latency_kind=None for latency=1e-06"):
+        hardware.MemoryLevel("L9", None, None, 1e-6, "", base["source"], bandwidth_kind=None)
+    d = hardware.get("h100-sxm")
+    assert hardware.get(d) is d and d.short_label == "H100 SXM5 80GB"
+    assert hardware.get("mi300x").short_label == "MI300X 192GB"
+    assert d.to_dict()["provenance"]["exp_throughput"]["source"]["bibkey"] == \
+        "shah2024flashattention3"

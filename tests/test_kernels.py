@@ -294,3 +294,78 @@ def test_unknown_weight_and_accumulator_dtypes_raise():
 def test_zero_ops_chain_is_rejected():
     with pytest.raises(ValueError, match=r"n_ops=0"):
         kernels.elementwise_chain(100, 0)
+
+
+# --- the kernels of a transformer (chapters 4-6) -------------------------------------------
+
+def test_byte_split_by_kind():
+    g = kernels.gemm(16, 4096, 4096, "bf16", weight_dtype="int4")
+    assert g.bytes_weights == 4096 * 4096 / 2
+    assert g.bytes_act == 2 * (16 * 4096 + 16 * 4096) and g.bytes_kv == 0
+    assert kernels.gemv(64, 128, "bf16").bytes_weights == 64 * 128 * 2
+    assert kernels.rmsnorm(8, 4096, "bf16", "fp32").bytes_weights == 4096 * 4
+    assert kernels.layernorm(8, 768, "bf16").bytes_weights == 2 * 768 * 2
+    assert kernels.vector_add(100, "fp32").bytes_act == 1200
+
+
+def test_gemm_bias_and_groups():
+    plain, biased = kernels.gemm(8, 64, 32), kernels.gemm(8, 64, 32, bias=True)
+    assert biased.flops - plain.flops == 8 * 64
+    assert biased.bytes_weights - plain.bytes_weights == 64 * 2
+    grouped = kernels.gemm(8, 64, 32, groups=2.5)      # rows spread over 2.5 experts, expected
+    assert grouped.flops == plain.flops
+    assert grouped.bytes_weights == 2.5 * plain.bytes_weights
+    assert grouped.bytes_act == plain.bytes_act
+
+
+def test_attention_kernels_known_answers():
+    # one decode token over 4,096 cached keys, 32 query heads sharing 8 KV heads, d = 128
+    qk, sm, pv = kernels.attention(1, 1, 4097, 4097, 32, 8, 128)
+    assert qk.flops == pv.flops == 2 * 32 * 128 * 4097
+    assert qk.bytes_kv == pv.bytes_kv == 4097 * 8 * 128 * 2     # K (then V) read once
+    assert qk.bytes_act == pv.bytes_act == 32 * 128 * 2        # Q read; O written
+    assert sm.bytes_moved == 0 and sm.exps == 32 * 4097 and sm.flops == 5 * 32 * 4097
+    # unfused, a 512-token prompt without causal skip: the score matrix goes through memory
+    qk, sm, pv = kernels.attention(2, 512, 512, 512 * 512, 32, 32, 128, fused=False)
+    scores = 2 * 32 * 512 * 512 * 2
+    assert sm.bytes_act == 2 * scores and qk.bytes_act == scores + 2 * 512 * 32 * 128 * 2
+    assert sm.flops == 5 * 2 * 32 * 512 * 512
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 8192), c=st.integers(0, 8192), tile=st.sampled_from([16, 64, 128]))
+def test_tiled_attention_moves_at_least_the_compulsory_bytes(n, c, tile):
+    keys = c + n
+    pairs = n * c + n * (n + 1) / 2
+    once = kernels.attention(1, n, keys, pairs, 32, 8, 128)[0]
+    tiled = kernels.attention(1, n, keys, pairs, 32, 8, 128, tile_q=tile)[0]
+    assert tiled.bytes_kv >= once.bytes_kv * (1 - 1e-12)
+    assert tiled.flops == once.flops
+    # each K row read for at most every query tile (4 query heads per KV head)
+    assert tiled.bytes_kv <= once.bytes_kv * np.ceil(n * 4 / tile) * (1 + 1e-12)
+
+
+def test_activation_embedding_and_repeat():
+    gated, plain = kernels.activation(100), kernels.activation(100, gated=False)
+    assert (gated.flops, gated.exps, gated.bytes_moved) == (500, 100, 600)
+    assert (plain.flops, plain.exps, plain.bytes_moved) == (800, 100, 400)
+    e = kernels.embedding(rows=3, tokens=5, width=8, tables=2)
+    assert (e.flops, e.bytes_weights, e.bytes_act) == (40, 48, 80)
+    r = kernels.softmax(4, 8).repeat(3, "three softmaxes")
+    assert r.name == "three softmaxes" and r.exps == 96 and r.bytes_moved == 3 * 4 * 8 * 4
+    assert kernels.dot(8).intensity == pytest.approx(16 / (17 * 4))
+    assert kernels.Kernel("nothing", 0, 0).intensity == np.inf
+
+
+def test_critical_m_and_precisions():
+    # 8192 x 8192 BF16 weights on an H100 SXM: compute-bound from M = 319 (dense 989.4 TFLOP/s
+    # against 3.35 TB/s); weight-only INT8 halves the weight bytes and about halves M
+    assert kernels.critical_m("h100-sxm", 8192, 8192) == 319
+    assert kernels.critical_m("h100-sxm", 8192, 8192, weight_dtype="int8") == 160
+    assert kernels.critical_m("h100-sxm", 8192, 8192, m_max=100) == np.inf
+    g, compute = kernels.gemm_at(16, 4096, 4096, "int8")
+    assert compute == "int8" and g.bytes_moved == 16 * 4096 * 2 + 4096 * 4096
+    with pytest.raises(ValueError, match="precision='int3' is not known"):
+        kernels.gemm_at(1, 2, 3, "int3")
+    with pytest.raises(ValueError, match="fused='yes' must be True or False"):
+        kernels.attention(1, 1, 1, 1, 1, 1, 8, fused="yes")

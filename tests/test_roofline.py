@@ -229,23 +229,29 @@ def test_first_compute_bound_is_where_bound_flips():
     h100 = hardware.get("h100-sxm")
     p, bw = h100.peak("bf16"), h100.memory_bandwidth
     m = np.arange(1, 4097)
+
+    def crit(k, peak=p):
+        return roofline.first_compute_bound(m, roofline.bound(k.flops, k.bytes_moved, peak, bw))
+
     k = kernels.gemm(m, 4096, 4096, "bf16")
-    crit = roofline.first_compute_bound(m, k.flops, k.bytes_moved, p, bw)
-    i = int(crit) - 1
+    i = int(crit(k)) - 1
     assert roofline.bound(k.flops[i], k.bytes_moved[i], p, bw) == roofline.COMPUTE
     assert roofline.bound(k.flops[i - 1], k.bytes_moved[i - 1], p, bw) == roofline.MEMORY
     # weight-only int8 (BF16 math) roughly halves the critical batch; int8 x int8 does not
-    w8 = kernels.gemm(m, 4096, 4096, "bf16", weight_dtype="int8")
-    crit_w8 = roofline.first_compute_bound(m, w8.flops, w8.bytes_moved, p, bw)
-    i8 = kernels.gemm(m, 4096, 4096, "int8")
-    crit_i8 = roofline.first_compute_bound(m, i8.flops, i8.bytes_moved, h100.peak("int8"), bw)
-    assert crit_w8 < 0.6 * crit
-    assert crit_i8 == pytest.approx(crit, rel=0.01)
+    assert crit(kernels.gemm(m, 4096, 4096, "bf16", weight_dtype="int8")) < 0.6 * crit(k)
+    assert crit(kernels.gemm(m, 4096, 4096, "int8"), h100.peak("int8")) == pytest.approx(
+        crit(k), rel=0.01)
+    assert crit(k) == kernels.critical_m(h100, 4096, 4096, m_max=4096)
 
 
 def test_first_compute_bound_none_and_errors():
-    assert roofline.first_compute_bound([1, 2, 3], [1.0, 2.0, 3.0], 1e9, 1e15, 1e12) is None
+    assert roofline.first_compute_bound([1, 2, 3], ["memory"] * 3) == float("inf")
     with pytest.raises(ValueError, match=r"sizes=.* must be a non-empty, strictly increasing"):
-        roofline.first_compute_bound([3, 2], 1.0, 1.0, 1e15, 1e12)
+        roofline.first_compute_bound([3, 2], "compute")
     with pytest.raises(ValueError, match=r"sizes=\[\] must be"):
-        roofline.first_compute_bound([], 1.0, 1.0, 1e15, 1e12)
+        roofline.first_compute_bound([], "compute")
+
+
+def test_bound_of_is_the_one_tie_rule():
+    assert roofline.bound_of(1.0, 1.0) == roofline.COMPUTE
+    assert roofline.bound_of([1.0, 1.0], [0.5, 2.0]).tolist() == ["compute", "memory"]

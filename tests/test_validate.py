@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib._validate import choice, positive, scalar_or_array, suggest
+from lib._validate import broadcast, choice, flag, positive, scalar_or_array, suggest
 
 # -- positive -----------------------------------------------------------------------------
 
@@ -111,3 +111,56 @@ def test_choice_matches_options_with_capitals_and_returns_the_option_as_given():
     assert choice("column", "flops", ["FLOPs", "time"]) == "FLOPs"
     assert choice("column", "FLOPs", ["FLOPs", "time"]) == "FLOPs"
     assert choice("n", 5, [5, 6]) == 5
+
+
+# -- flag and broadcast -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("good", [True, False, np.bool_(True)])
+def test_flag_accepts_booleans(good):
+    assert flag("fused", good) is bool(good)
+
+
+@pytest.mark.parametrize("bad", ["no", "False", 0, 1, None, [True]])
+def test_flag_refuses_anything_else(bad):
+    with pytest.raises(ValueError, match=r"^fused=.* must be True or False\.$"):
+        flag("fused", bad)
+
+
+def test_broadcast_names_the_shapes_that_do_not_fit():
+    a, b = broadcast(x=np.ones((3, 1)), y=np.ones(4))
+    assert a.shape == b.shape == (3, 4)
+    with pytest.raises(ValueError, match=r"^x \(shape \(3,\)\) and y \(shape \(4,\)\) do not "
+                                         r"broadcast together"):
+        broadcast(x=np.ones(3), y=np.ones(4))
+
+
+# -- the matrix: every public entry point, bad input, a named ValueError -------------------
+
+from lib import capacity, comm, hardware, inference, kernels, memory, models, regimes  # noqa: E402
+from lib import transformer  # noqa: E402
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: models.get("llama-2-7b").kv_tokens(-5), r"context=-5 must be a whole number >= 0"),
+    (lambda: models.get("llama-2-7b").kv_tokens(np.nan), r"context=nan"),
+    (lambda: models.get("llama-2-7b").kv_bytes_per_token("int2"), r"kv_dtype='int2'"),
+    (lambda: models.get("llama-2-7b").weight_bytes("fp4"), r"weight_dtype='fp4'"),
+    (lambda: inference.decode("gpt2", "h100-sxm", 1, 1, fused_attention="no"),
+     r"fused_attention='no' must be True or False"),
+    (lambda: inference.decode("gpt2", "h100-sxm", [1, 2], [1, 2, 3]), r"do not broadcast"),
+    (lambda: transformer.forward_pass("gpt2", 1, 1, causal_skip="yes"), r"causal_skip='yes'"),
+    (lambda: kernels.attention(1, 1, 1, -1, 8, 8, 64), r"pairs=-1 must be"),
+    (lambda: kernels.gemm(4, 4, 4, groups=-1), r"groups=-1 must be"),
+    (lambda: kernels.gemm(4, 4, 4, bias="no"), r"bias='no' must be True or False"),
+    (lambda: comm.ring_all_reduce(1e6, 2, 0, 1e-6), r"link_bandwidth=0 must be"),
+    (lambda: memory.kernel_cost(kernels.dot(8), "h10"), r"device='h10' is not known"),
+    (lambda: hardware.get("h100-sxm").provenance_of("colour"), r"figure='colour' is not known"),
+    (lambda: capacity.kv_cache_bytes("gpt2", -1, 5), r"batch=-1 must be"),
+    (lambda: regimes.critical_batch("gpt2", "h100-sxm", -1), r"context=-1 must be"),
+    (lambda: inference.ops_table(inference.decode("gpt2", "h100-sxm", 1, 1), ["x"]),
+     r"columns='x' is not known"),
+])
+def test_bad_input_everywhere_is_a_named_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

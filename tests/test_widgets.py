@@ -162,11 +162,11 @@ def test_roofline_explorer_info_follows_the_controls():
 
 
 def test_roofline_explorer_weight_only_int8_keeps_the_bf16_roof():
-    from lib.widgets.roofline import projection
+    from lib.kernels import gemm_at
 
-    k16, c16 = projection(256, "bf16")
-    k8, c8 = projection(256, "w8a16")
+    k16, c16 = gemm_at(256, 4096, 4096, "bf16")
+    k8, c8 = gemm_at(256, 4096, 4096, "w8a16")
     assert c16 == c8 == "bf16"
     assert k8.flops == k16.flops and k8.bytes_moved < k16.bytes_moved
-    k88, c88 = projection(256, "int8")
+    k88, c88 = gemm_at(256, 4096, 4096, "int8")
     assert c88 == "int8" and k88.bytes_moved < k8.bytes_moved

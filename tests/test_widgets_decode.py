@@ -4,30 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
-from lib import inference, widgets
+from lib import widgets
 from lib.widgets import decode as dw
-
-
-def test_time_split_adds_up_to_the_roofline_time():
-    est = inference.decode("llama-3-8b", "h100-sxm", np.array([1, 64, 1024]), 128)
-    split = dw.time_split(est)
-    assert list(split) == list(dw.SPLIT)
-    np.testing.assert_allclose(sum(split.values()), est.compute_time_s, rtol=1e-12)
-    # batch 1: reading weights is almost everything; batch 1024: the matmuls' math takes over
-    assert split["weights"][0] / est.time_s[0] > 0.95
-    assert split["math"][2] / est.time_s[2] > 0.5
-    assert split["math"][0] == pytest.approx(est.op("softmax").time_s[0])   # on-chip softmax
-
-
-def test_time_split_kv_share_halves_with_an_8bit_cache():
-    kw = dict(batch=32, context=8192)
-    bf16 = dw.time_split(inference.decode("llama-3-8b", "h100-sxm", **kw))
-    fp8 = dw.time_split(inference.decode("llama-3-8b", "h100-sxm", **kw, kv_dtype="fp8"))
-    assert fp8["KV cache"] == pytest.approx(bf16["KV cache"] / 2, rel=0.01)
-    assert fp8["weights"] == pytest.approx(bf16["weights"])
 
 
 def test_explorer_static_frames_and_info():

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lib import inference, models, widgets
+from lib import inference, widgets
 from lib.widgets import transformer as tw
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -41,17 +41,6 @@ def test_update_moves_the_bars_and_texts(explorer):
     for bar in explorer.segments.values():                 # each bar fills 100 %
         assert sum(r.get_width() for r in bar.values()) == pytest.approx(100)
     assert explorer.render_png().startswith(PNG_MAGIC)
-
-
-def test_breakdown_matches_lib():
-    m = models.get("mixtral-8x7b")
-    b = tw.breakdown(m, 4096)
-    est = inference.decode(m, "h100-sxm", 1, 4096)
-    assert sum(b["memory"].values()) == pytest.approx(
-        m.weight_bytes("bf16") + inference.kv_cache_bytes(m, 1, 4096))
-    assert sum(b["bytes"].values()) == pytest.approx(est.bytes)
-    assert sum(b["flops"].values()) == pytest.approx(est.flops)
-    assert b["bytes"]["context"] == pytest.approx(est.bytes_kv)
 
 
 def test_figures_build():

@@ -6,38 +6,21 @@ import numpy as np
 
 from lib import hardware, kernels
 from lib.exercises import register
-from lib.roofline import first_compute_bound
+from lib.roofline import bound, first_compute_bound
 from lib.units import fmt_flop_rate, fmt_intensity
-from lib.widgets.compute import MS
 
-
-def smallest_compute_bound_m(device: str, d: int, dtype: str = "bf16",
-                             weight_dtype: str | None = None, m_max: int = 1 << 16) -> int:
-    """The smallest M at which ``gemm(M, d, d)`` is compute-bound on ``device`` (dense peak).
-
-    Introduced in chapters/02_compute_bound.ipynb.
-
-    Examples
-    --------
-    >>> smallest_compute_bound_m("h100-sxm", 8192)
-    319
-    """
-    dev = hardware.get(device)
-    m = np.arange(1, m_max + 1)
-    g = kernels.gemm(m, d, d, dtype, weight_dtype=weight_dtype)
-    first = first_compute_bound(m, g.flops, g.bytes_moved, dev.peak(dtype), dev.memory_bandwidth)
-    if first is None:
-        raise ValueError(f"m_max={m_max} is too small: gemm(M, {d}, {d}) stays memory-bound.")
-    return int(first)
+#: The compute explorer's M slider, which the "explorer-first-m" exercise asks about
+#: (lib.widgets.compute uses these).
+EXPLORER_MS = (1, 16, 64, 256, 1024, 4096)
 
 
 def _explorer_first_m(dtype: str, device: str = "h100-sxm", d: int = 4096) -> int:
     """The smallest of the compute explorer's M values at which gemm(M, d, d) is compute-bound."""
     dev = hardware.get(device)
-    m = np.array(MS)
+    m = np.array(EXPLORER_MS)
     g = kernels.gemm(m, d, d, dtype)
-    return int(first_compute_bound(m, g.flops, g.bytes_moved, dev.peak(dtype),
-                                   dev.memory_bandwidth))
+    return first_compute_bound(m, bound(g.flops, g.bytes_moved, dev.peak(dtype),
+                                        dev.memory_bandwidth))
 
 
 register("ch02.a100-peak",
@@ -52,12 +35,12 @@ register("ch02.square-intensity",
 
 register("ch02.critical-m-h100",
          "intensity ~ M K N / (M K + K N + M N) at 16-bit; set it equal to the ridge and solve for M.",
-         lambda: smallest_compute_bound_m("h100-sxm", 8192),
+         lambda: kernels.critical_m("h100-sxm", 8192, 8192),
          rel_tol=0.05, unit="tokens", fmt=lambda x: f"{x:.0f} rows")
 
 register("ch02.critical-m-h100-int8w",
          "the weights now cost 1 byte per element, the activations still 2; compute stays BF16.",
-         lambda: smallest_compute_bound_m("h100-sxm", 8192, "bf16", weight_dtype="int8"),
+         lambda: kernels.critical_m("h100-sxm", 8192, 8192, "bf16", weight_dtype="int8"),
          rel_tol=0.05, unit="tokens", fmt=lambda x: f"{x:.0f} rows")
 
 register("ch02.tiled-intensity",

@@ -10,8 +10,12 @@ import numpy as np
 
 from lib import hardware, kernels, models
 from lib.exercises import register
-from lib.roofline import achieved_fraction, first_compute_bound, kernel_time, ridge_point
-from lib.widgets.roofline import BATCHES, projection
+from lib.roofline import achieved_fraction, bound, first_compute_bound, kernel_time, ridge_point
+
+#: The roofline explorer's batch sizes (its M slider) and weight matrix side, which the
+#: "first compute-bound M" exercises ask about (lib.widgets.roofline uses these).
+EXPLORER_BATCHES = (1, 4, 16, 64, 256, 1024, 4096)
+EXPLORER_WIDTH = 4096
 
 #: gpt-fast README, "Benchmarks" table: Llama-2-7B with int8 weight-only quantisation
 #: decodes 155.58 tokens/s at batch 1 on an A100-80GB (power-limited to 330 W).
@@ -38,9 +42,10 @@ def _gemm_m64_h100_us() -> float:
 def _first_compute_bound_m(precision: str, device: str = "h100-sxm") -> float:
     """The smallest of the roofline explorer's batch sizes at which its GEMM is compute-bound."""
     d = hardware.get(device)
-    m = np.array(BATCHES)
-    k, compute = projection(m, precision)
-    return first_compute_bound(m, k.flops, k.bytes_moved, d.peak(compute), d.memory_bandwidth)
+    m = np.array(EXPLORER_BATCHES)
+    k, compute = kernels.gemm_at(m, EXPLORER_WIDTH, EXPLORER_WIDTH, precision)
+    return first_compute_bound(m, bound(k.flops, k.bytes_moved, d.peak(compute),
+                                        d.memory_bandwidth))
 
 
 def _mbu_gpt_fast_int8() -> float:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from lib import inference, models
+from lib import models, transformer
 from lib.exercises import register
-
-# Any catalog device: FLOPs do not depend on it.
-_DEVICE = "h100-sxm"
 
 
 def _kv_outweighs_weights(name: str) -> float:
@@ -18,8 +15,9 @@ def _kv_outweighs_weights(name: str) -> float:
 def _attention_beats_mlp(name: str) -> float:
     """Context at which a decoded token's attention FLOPs equal its MLP FLOPs."""
     m = models.get(name)
-    mlp = inference.decode(m, _DEVICE, batch=1, context=0).op("MLP").flops
-    return mlp / m.attention_flops_per_token(1)
+    p = transformer.forward_pass(m, batch=1, new_tokens=1)
+    mlp = transformer.mlp_up(p).flops + transformer.mlp_down(p).flops
+    return mlp / transformer.attention_flops_per_token(m, 1)
 
 
 register("ch04.llama2-7b-params",

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib import hardware, inference, models
+from lib import hardware, inference, models, regimes
 from lib.exercises import register
-from lib.widgets.prefill import PROMPTS, attention_share
+from lib.inference import attention_share
 
 #: Exercise "TTFT by hand": Llama-2-13B, one 4096-token prompt, BF16 on an A100 SXM 80 GB.
 HAND_MODEL, HAND_DEVICE, HAND_PROMPT = "llama-2-13b", "a100-sxm-80gb", 4096
 #: Exercise "unfused attention": Llama-3-8B, batch 1, on an H100 SXM, prompts up to its context.
 LONG_MODEL, LONG_DEVICE = "llama-3-8b", "h100-sxm"
-#: Exercise "predict, then check": the explorer's defaults.
+#: Exercise "predict, then check": the explorer's defaults, and its prompt-length slider
+#: (lib.widgets.prefill uses these).
 EXPLORER_MODEL, EXPLORER_DEVICE = "llama-3-8b", "h100-sxm"
+EXPLORER_PROMPTS = (16, 64, 256, 1024, 4096, 8192)
 #: Exercise "launch-bound": GPT-2 at its full context on an H100 SXM, an assumed 20 us per
 #: launch (the top of "usually between 5-20 microseconds", Holistic Trace Analysis docs,
 #: "CUDA Kernel Launch Statistics"; references.bib: hta_kernel_launch).
@@ -34,7 +36,7 @@ def ttft_by_hand_ms() -> float:
 
 
 def ttft_lib_ms() -> float:
-    """The per-op roofline's TTFT lower bound for the same prefill, milliseconds."""
+    """lib's per-op TTFT for the same prefill, milliseconds."""
     return inference.ttft(HAND_MODEL, HAND_DEVICE, 1, HAND_PROMPT) * 1e3
 
 
@@ -62,12 +64,6 @@ def unfused_memory_prompt() -> float:
     if later.size == 0:
         raise ValueError("unfused prefill stays compute-bound over the whole context")
     return float(prompts[first_compute + later[0]])
-
-
-def first_compute_bound_prompt(batch: int, weight_dtype: str = "bf16") -> float:
-    """Smallest of the explorer's prompt lengths at which the prefill is compute-bound."""
-    return inference.shortest_compute_bound_prompt(EXPLORER_MODEL, EXPLORER_DEVICE, batch,
-                                                   PROMPTS, weight_dtype=weight_dtype)
 
 
 def launch_ratio() -> float:
@@ -99,11 +95,15 @@ register("ch05.unfused-memory-prompt",
          unfused_memory_prompt, rel_tol=0.05, unit="tokens", fmt=lambda x: f"{x:,.0f} tokens")
 register("ch05.first-p-b1",
          "batch 1: the GEMMs see 1 x P rows; compute-bound once that is a few hundred.",
-         lambda: first_compute_bound_prompt(1), rel_tol=0.01, unit="tokens",
+         lambda: regimes.shortest_compute_bound_prompt(EXPLORER_MODEL, EXPLORER_DEVICE, 1,
+                                                       EXPLORER_PROMPTS),
+         rel_tol=0.01, unit="tokens",
          fmt=lambda x: f"{x:.0f} tokens")
 register("ch05.first-p-b8",
          "batch 8: the GEMMs see 8 x P rows, so a prompt 8 times shorter does as well.",
-         lambda: first_compute_bound_prompt(8), rel_tol=0.01, unit="tokens",
+         lambda: regimes.shortest_compute_bound_prompt(EXPLORER_MODEL, EXPLORER_DEVICE, 8,
+                                                       EXPLORER_PROMPTS),
+         rel_tol=0.01, unit="tokens",
          fmt=lambda x: f"{x:.0f} tokens")
 register("ch05.fp8-speedup",
          "compute-bound work runs at the FP8 roof, twice the BF16 one on an H100.",

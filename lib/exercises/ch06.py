@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from lib import hardware, inference
+from lib import capacity, hardware, inference, regimes
 from lib.exercises import register
 from lib.roofline import ridge_point
-from lib.widgets.decode import time_split
 
 #: Exercise 3: the long context, the batch and the model it asks about.
 FP8_CONTEXT, FP8_BATCH, FP8_MODEL = 32768, 8, "llama-3-8b"
@@ -33,7 +32,7 @@ def _fp8_speedup() -> float:
 
 def _kv_share() -> float:
     est = inference.decode(WIDGET_MODEL, "h100-sxm", WIDGET_BATCH, WIDGET_CONTEXT)
-    split = time_split(est)
+    split = inference.time_split(est)
     return split["KV cache"] / sum(split.values())
 
 
@@ -56,8 +55,8 @@ register("ch06.critical-batch-a100-int8",
          lambda: _naive_critical_batch("a100-sxm-80gb", 1.0), unit="sequences",
          fmt=lambda x: f"{x:.0f} sequences")
 register("ch06.critical-batch-llama3-a100",
-         "lib.inference.critical_batch at context 0: activations add bytes per token.",
-         lambda: inference.critical_batch("llama-3-8b", "a100-sxm-80gb", 0),
+         "lib.regimes.critical_batch at context 0: activations add bytes per token.",
+         lambda: regimes.critical_batch("llama-3-8b", "a100-sxm-80gb", 0),
          unit="sequences", fmt=lambda x: f"{x:.0f} sequences")
 register("ch06.fp8kv-speedup-32k",
          "TPOT with a bf16 KV cache ÷ TPOT with an fp8 one; the weights' share does not shrink.",
@@ -65,7 +64,7 @@ register("ch06.fp8kv-speedup-32k",
 register("ch06.fp8kv-max-batch-32k",
          "(capacity − weight bytes) ÷ KV bytes of one 32,768-token sequence at 1 byte per "
          "element, rounded down.",
-         lambda: inference.max_batch(FP8_MODEL, "h100-sxm", FP8_CONTEXT, kv_dtype="fp8"),
+         lambda: capacity.max_batch(FP8_MODEL, "h100-sxm", FP8_CONTEXT, kv_dtype="fp8"),
          rel_tol=0.02, unit="sequences", fmt=lambda x: f"{x:.0f} sequences")
 register("ch06.kv-share-b64-4k",
          "KV bytes per step ÷ all bytes per step (the step is memory-bound).",

@@ -6,9 +6,7 @@ question, the solution and the check agree.
 
 from __future__ import annotations
 
-import numpy as np
-
-from lib import inference
+from lib import capacity, inference, regimes
 from lib.exercises import register
 
 MODEL = "llama-3-8b"
@@ -34,34 +32,12 @@ SLA_PROMPT, SLA_OUTPUT = 2048, 256
 SLA_TTFT_S, SLA_TPOT_S = 0.5, 0.025
 
 
-def first_compute_bound_prompt(device: str = "h100-sxm", model: str = MODEL,
-                               longest: int = 8192) -> float:
-    """Shortest prompt whose batch-1 prefill is compute-bound (inf if none up to ``longest``)."""
-    return inference.shortest_compute_bound_prompt(model, device, 1, np.arange(1, longest + 1))
-
-
-def sla_max_batch(device: str = "h100-sxm", model: str = MODEL, **kwargs) -> float:
-    """Most sequences one device decodes within :data:`SLA_TPOT_S` at the request's last step.
-
-    The step is taken at the longest context a request reaches (prompt + output - 1 cached
-    tokens); the batch must also fit in memory (:func:`lib.inference.max_batch`). 0 if
-    even one sequence misses the target.
-    """
-    context = SLA_PROMPT + SLA_OUTPUT - 1
-    most = int(inference.max_batch(model, device, context + 1, **kwargs))
-    if most < 1:
-        return 0.0
-    b = np.arange(1, most + 1)
-    ok = b[np.asarray(inference.decode(model, device, b, context, **kwargs).time_s)
-           <= SLA_TPOT_S]
-    return float(ok.max()) if ok.size else 0.0
-
-
 register("ch07.first-compute-bound-prompt",
          "sweep prompt_len with inference.prefill(..., batch=1, prompt_len=np.arange(...)) and "
          "find the first 'compute' in .bound; it lies above the ridge point because norms, "
          "activations and the LM head add bytes.",
-         first_compute_bound_prompt, rel_tol=0.1, unit="tokens",
+         lambda: regimes.shortest_compute_bound_prompt(MODEL, "h100-sxm"), rel_tol=0.1,
+         unit="tokens",
          fmt=lambda x: f"{x:.0f} tokens")
 register("ch07.e2e-chat-s",
          "TTFT (about 2 x parameters x prompt tokens / peak) plus (output - 1) x TPOT (about "
@@ -75,10 +51,12 @@ register("ch07.tpot-fp8-kv-ms",
 register("ch07.l4-max-batch",
          "(24 GB - weight bytes) / KV bytes per sequence, with 2049 tokens in each "
          "sequence's cache after the first decode step; round down.",
-         lambda: inference.max_batch(MODEL, "l4", 2049), rel_tol=0.05, unit="sequences",
+         lambda: capacity.max_batch(MODEL, "l4", 2049), rel_tol=0.05, unit="sequences",
          fmt=lambda x: f"{x:.0f} sequences")
 register("ch07.sla-batch-h100",
          "the largest batch whose decode step at context 2048 + 256 - 1 takes at most 25 ms "
          "AND whose KV cache fits beside the weights.",
-         lambda: sla_max_batch("h100-sxm"), rel_tol=0.05, unit="sequences",
+         lambda: regimes.largest_batch_within(MODEL, "h100-sxm", SLA_TPOT_S,
+                                              SLA_PROMPT + SLA_OUTPUT - 1),
+         rel_tol=0.05, unit="sequences",
          fmt=lambda x: f"{x:.0f} sequences")

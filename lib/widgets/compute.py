@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from lib import hardware, kernels
+from lib.exercises.ch02 import EXPLORER_MS as MS  # an exercise asks about the slider's values
 from lib.plotting import COLORS, format_roofline_axes, roof_xy
 from lib.roofline import attainable_flops, bound, kernel_time, ridge_point
 from lib.units import fmt_bytes, fmt_flop_rate, fmt_flops, fmt_intensity, fmt_time
@@ -24,7 +25,6 @@ from lib.widgets import Control, Explorer
 X_RANGE = (0.1, 3e4)
 Y_RANGE = (1e10, 1e16)
 T_RANGE = (1e-10, 1.0)
-MS = (1, 16, 64, 256, 1024, 4096)
 NKS = (1024, 4096, 16384)
 DTYPES = ("fp32", "bf16", "fp8")
 

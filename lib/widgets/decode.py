@@ -6,8 +6,9 @@ it: where the step's time goes (weights, KV cache, activations, math), the
 throughput-latency curve across batch sizes at this context, and the memory the
 batch needs against the device's capacity.
 
-The figure functions draw the chapter's static plots; :func:`time_split` splits a
-step's roofline time by what sets it.
+The figure functions draw the chapter's static plots. What they show is computed by
+:mod:`lib.inference` (a step, :func:`lib.inference.time_split`), :mod:`lib.capacity`
+and :mod:`lib.regimes`.
 
 Introduced in chapters/06_decode.ipynb.
 """
@@ -22,17 +23,17 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from lib import hardware, inference, models
+from lib import capacity, hardware, inference, models, regimes
+from lib.inference import SPLIT, time_split
 from lib.plotting import COLORS, MARKERS, format_roofline_axes, new_figure, roof_xy
 from lib.roofline import attainable_flops
 from lib.units import fmt_bytes, fmt_count, fmt_intensity, fmt_time
 from lib.widgets import Control, Explorer
 
-__all__ = ["SPLIT", "time_split", "DecodeExplorer", "roofline_figure", "context_figure",
-           "critical_batch_figure", "throughput_latency_figure", "capacity_figure"]
+__all__ = ["DecodeExplorer", "roofline_figure", "context_figure", "critical_batch_figure",
+           "throughput_latency_figure", "capacity_figure"]
 
-#: The parts of a step's time, in drawing order: bytes of each kind, then math.
-SPLIT = ("weights", "KV cache", "activations", "math")
+#: A colour for each part of :data:`lib.inference.SPLIT`, in drawing order.
 SPLIT_COLORS = (COLORS[0], COLORS[1], COLORS[5], COLORS[2])
 
 MODELS = ("llama-2-7b", "llama-3-8b", "qwen2-7b", "llama-2-13b")
@@ -45,47 +46,10 @@ RATE_RANGE = (5.0, 1e6)          # tokens/s, its y axis
 MEM_MAX = 150.0                  # % of capacity shown on the memory bar
 
 
-def time_split(estimate: inference.Estimate) -> dict[str, Any]:
-    """Split a forward's roofline time by what sets it: each kind of bytes, or the math.
-
-    Each op takes ``max(T_math, T_mem)``. A memory-bound op's time is shared among
-    weights, KV cache and activations in proportion to its bytes of each; a
-    compute-bound op's time counts as ``"math"``. The four parts (keys :data:`SPLIT`)
-    add up to ``estimate.compute_time_s``; communication (tensor parallelism) is not
-    included. Arrays where the estimate holds arrays.
-
-    Introduced in chapters/06_decode.ipynb.
-
-    Examples
-    --------
-    >>> est = inference.decode("llama-2-7b", "h100-sxm", batch=1, context=4096)
-    >>> {k: round(v * 1e3, 2) for k, v in time_split(est).items()}    # ms
-    {'weights': 3.94, 'KV cache': 0.64, 'activations': 0.0, 'math': 0.0}
-    >>> round(sum(time_split(est).values()) / est.compute_time_s, 6)
-    1.0
-    """
-    out = {k: 0.0 for k in SPLIT}
-    for o in estimate.ops:
-        t = np.asarray(o.time_s, float)
-        total = np.asarray(o.bytes, float)
-        mem = np.asarray(o.bound) == "memory"
-        share = np.where(total > 0, t / np.where(total > 0, total, 1.0), 0.0)
-        for key, part in (("weights", o.bytes_weights), ("KV cache", o.bytes_kv),
-                          ("activations", o.bytes_act)):
-            out[key] = out[key] + np.where(mem, share * np.asarray(part, float), 0.0)
-        out["math"] = out["math"] + np.where(mem, 0.0, t)
-    return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in out.items()}
-
-
-def _short(device: hardware.Device) -> str:
-    return (device.label.replace("NVIDIA ", "").replace("GeForce ", "")
-            .replace("AMD Instinct ", ""))
-
-
 @lru_cache(maxsize=64)
 def _critical(model: str, device: str, kv_dtype: str) -> dict[int, float]:
     """Critical batch at every explorer context (one vectorised search, cached)."""
-    found = inference.critical_batch(model, device, np.array(CONTEXTS), kv_dtype=kv_dtype)
+    found = regimes.critical_batch(model, device, np.array(CONTEXTS), kv_dtype=kv_dtype)
     return dict(zip(CONTEXTS, np.asarray(found, float).tolist()))
 
 
@@ -194,8 +158,8 @@ class DecodeExplorer(Explorer):
             left += w
 
         cap = dev.memory_capacity
-        w_pct = 100 * inference.weight_bytes(m, "bf16") / cap
-        kv_pct = 100 * inference.kv_cache_bytes(m, batch, context, kv_dtype) / cap
+        w_pct = 100 * capacity.weight_bytes(m, "bf16") / cap
+        kv_pct = 100 * capacity.kv_cache_bytes(m, batch, context, kv_dtype) / cap
         self.mem_w.set_width(min(w_pct, MEM_MAX))
         self.mem_kv.set_x(min(w_pct, MEM_MAX))
         self.mem_kv.set_width(max(min(w_pct + kv_pct, MEM_MAX) - w_pct, 0.0))
@@ -204,12 +168,12 @@ class DecodeExplorer(Explorer):
         self.mem_text.set_visible(not est.fits)
 
         crit = _critical(m.name, dev.name, kv_dtype)[int(context)]
-        most = inference.max_batch(m, dev, context, kv_dtype=kv_dtype)
+        most = capacity.max_batch(m, dev, context, kv_dtype=kv_dtype)
         crit_text = "never (KV reads)" if not np.isfinite(crit) else f"batch {crit:,.0f}"
         shares = ", ".join(f"{k} {100 * split[k] / total:.0f}%" for k in SPLIT
                            if split[k] / total >= 0.005)
         self.info.set_text("\n".join([
-            f"{m.label} on {_short(dev)}, KV cache {kv_dtype}",
+            f"{m.label} on {dev.short_label}, KV cache {kv_dtype}",
             f"batch {batch}, {context:,} tokens cached each:",
             f"TPOT {fmt_time(est.time_s)}, {est.bound}-bound, "
             f"{fmt_count(est.tokens_per_s)} tokens/s",
@@ -230,9 +194,9 @@ def roofline_figure(model: Any, device: Any, batches: Sequence[int] = (1, 16, 64
                     intensity_range: tuple[float, float] = (0.3, 3e3)) -> Figure:
     """Decode's ops on the device's BF16 roofline as the batch grows.
 
-    Circles: ``model``'s MLP (a weight GEMM) at each batch: its intensity is about the
-    batch. Stars: the whole step (FLOPs over all bytes, at the rate the sum of the ops'
-    roofline times allows). Squares: attention (QK^T) of each of ``attention_models``,
+    Circles: ``model``'s MLP down projection (a weight GEMM) at each batch: its intensity
+    is about the batch. Stars: the whole step (FLOPs over all bytes, at the rate the sum
+    of the ops' times allows). Squares: attention (QK^T) of each of ``attention_models``,
     one per batch, all on top of one another: each sequence reads its own KV cache, so
     batching does not raise attention's intensity.
 
@@ -243,21 +207,21 @@ def roofline_figure(model: Any, device: Any, batches: Sequence[int] = (1, 16, 64
     True
     """
     m = models.get(model)
-    dev = device if isinstance(device, hardware.Device) else hardware.get(device)
+    dev = hardware.get(device)
     peak, bw = dev.peak("bf16"), dev.memory_bandwidth
     fig, ax = new_figure(7.2, 4.6)
     format_roofline_axes(ax, intensity_range, (bw * intensity_range[0] * 0.8, peak * 4))
     ax.plot(*roof_xy(peak, bw, intensity_range), color="0.25", lw=2,
-            label=f"{_short(dev)} roofline, bf16")
+            label=f"{dev.short_label} roofline, bf16")
     ridge = peak / bw
     ax.axvline(ridge, color="0.25", ls=":", lw=1)
     ax.text(ridge * 1.08, peak * 2.2, f"ridge {fmt_intensity(ridge)}", fontsize=8, va="center")
     b = np.asarray(batches)
     est = inference.decode(m, dev, b, context)
-    mlp = est.op("MLP")
+    mlp = est.op("MLP down")
     xi = np.asarray(mlp.arithmetic_intensity)
     ax.plot(xi, attainable_flops(xi, mlp.peak_flops, bw), "o-", color=COLORS[0], ms=7,
-            zorder=4, label=f"{m.label}: MLP (weight GEMMs)")
+            zorder=4, label=f"{m.label}: MLP down (a weight GEMM)")
     for bb, xx in zip(b, xi):
         ax.annotate(f"B={bb}", (xx, attainable_flops(xx, peak, bw)), xytext=(-4, 8),
                     textcoords="offset points", fontsize=8, ha="right", color=COLORS[0])
@@ -293,7 +257,7 @@ def context_figure(device: Any, series: Sequence[tuple[str, str]] = (
     >>> len(fig.axes)
     2
     """
-    dev = device if isinstance(device, hardware.Device) else hardware.get(device)
+    dev = hardware.get(device)
     ctx = np.asarray(contexts if contexts is not None else np.linspace(0, 32768, 65), float)
     fig, first = new_figure(8.0, 3.6)
     fig.delaxes(first)
@@ -322,7 +286,7 @@ def context_figure(device: Any, series: Sequence[tuple[str, str]] = (
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("TPOT (ms)")
     axes[0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(f"Time per output token vs context on {_short(dev)} (dotted: does not fit)",
+    fig.suptitle(f"Time per output token vs context on {dev.short_label} (dotted: does not fit)",
                  fontsize=10)
     return fig
 
@@ -344,13 +308,13 @@ def critical_batch_figure(device: Any, series: Sequence[tuple[str, str]] = (
     >>> fig.axes[0].get_yscale()
     'log'
     """
-    dev = device if isinstance(device, hardware.Device) else hardware.get(device)
+    dev = hardware.get(device)
     ctx = np.asarray(contexts)
     fig, ax = new_figure(7.2, 4.2)
     styles = ("-", "-", "--", "-.", ":")
     for j, (name, kv) in enumerate(series):
         m = models.get(name)
-        cb = np.asarray(inference.critical_batch(m, dev, ctx, kv_dtype=kv), float)
+        cb = np.asarray(regimes.critical_batch(m, dev, ctx, kv_dtype=kv), float)
         finite = np.isfinite(cb)
         color = COLORS[j % len(COLORS)]
         ax.plot(ctx[finite], cb[finite], styles[j % len(styles)], marker="o", ms=4,
@@ -361,7 +325,7 @@ def critical_batch_figure(device: Any, series: Sequence[tuple[str, str]] = (
                 ax.plot([ctx[k - 1], ctx[k]], [cb[k - 1], ceiling], ":", color=color, lw=1.5)
             ax.annotate("never", (ctx[k], ceiling), xytext=(0, -12 - 10 * j),
                         textcoords="offset points", fontsize=8, color=color, ha="center")
-    fit = np.asarray(inference.max_batch(capacity_model, dev, ctx), float)
+    fit = np.asarray(capacity.max_batch(capacity_model, dev, ctx), float)
     ax.plot(ctx, np.maximum(fit, 0.5), color="0.45", lw=2.5, alpha=0.7,
             label=f"{models.get(capacity_model).label}: largest batch that fits (KV bf16)")
     ax.axhline(dev.peak("bf16") / dev.memory_bandwidth, color="black", ls="--", lw=1,
@@ -376,7 +340,7 @@ def critical_batch_figure(device: Any, series: Sequence[tuple[str, str]] = (
     ax.set_ylabel("batch (sequences)")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
-    ax.set_title(f"Where decode turns compute-bound on {_short(dev)}, and what fits",
+    ax.set_title(f"Where decode turns compute-bound on {dev.short_label}, and what fits",
                  fontsize=10)
     return fig
 
@@ -398,7 +362,7 @@ def throughput_latency_figure(model: Any, device: Any,
     'log'
     """
     m = models.get(model)
-    dev = device if isinstance(device, hardware.Device) else hardware.get(device)
+    dev = hardware.get(device)
     b = np.asarray(batches)
     fig, ax = new_figure(7.0, 4.3)
     first = True
@@ -439,7 +403,7 @@ def throughput_latency_figure(model: Any, device: Any,
     ax.set_ylabel("tokens/s, all users together")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(f"{m.label} on {_short(dev)}: batching buys throughput with latency "
+    ax.set_title(f"{m.label} on {dev.short_label}: batching buys throughput with latency "
                  f"(KV {kv_dtype})", fontsize=10)
     return fig
 
@@ -458,14 +422,14 @@ def capacity_figure(model: Any, device: Any, cases: Sequence[tuple[int, int]] = 
     12
     """
     m = models.get(model)
-    dev = device if isinstance(device, hardware.Device) else hardware.get(device)
+    dev = hardware.get(device)
     fig, ax = new_figure(7.2, 3.9)
     n = len(kv_dtypes)
     width = 0.8 / n
     x = np.arange(len(cases))
-    w = inference.weight_bytes(m, "bf16") / 1e9
+    w = capacity.weight_bytes(m, "bf16") / 1e9
     for j, kv in enumerate(kv_dtypes):
-        kvb = np.array([inference.kv_cache_bytes(m, bb, cc, kv) for bb, cc in cases]) / 1e9
+        kvb = np.array([capacity.kv_cache_bytes(m, bb, cc, kv) for bb, cc in cases]) / 1e9
         xx = x + (j - (n - 1) / 2) * width
         ax.bar(xx, [w] * len(cases), width=width * 0.9, color=COLORS[0],
                label="weights (bf16)" if j == 0 else None)
@@ -475,7 +439,7 @@ def capacity_figure(model: Any, device: Any, cases: Sequence[tuple[int, int]] = 
             ax.text(xi, w + k, f"{w + k:,.0f}", ha="center", va="bottom", fontsize=7.5)
     cap = dev.memory_capacity / 1e9
     ax.axhline(cap, color="black", ls="--", lw=1.2)
-    ax.text(-0.45, cap, f"{_short(dev)}: {cap:.0f} GB", ha="left", va="bottom", fontsize=8,
+    ax.text(-0.45, cap, f"{dev.short_label}: {cap:.0f} GB", ha="left", va="bottom", fontsize=8,
             bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none"))
     ax.set_xticks(x, [f"B={bb}\n{cc:,} tok" for bb, cc in cases], fontsize=8)
     ax.set_ylabel("memory (GB)")

@@ -70,8 +70,6 @@ def make_kernel(key: str, n: int, dtype: str) -> kernels.Kernel:
     raise AssertionError  # pragma: no cover
 
 
-def _short(device: hardware.Device) -> str:
-    return device.label.replace("NVIDIA ", "").replace("GeForce ", "")
 
 
 class MemoryExplorer(Explorer):
@@ -132,7 +130,7 @@ class MemoryExplorer(Explorer):
         dev = hardware.get(device)
         k = make_kernel(kernel, n, dtype)
         bw = dev.memory_bandwidth
-        head = f"{KERNELS[kernel]}, {fmt_count(n)} elements, {dtype} on {_short(dev)}"
+        head = f"{KERNELS[kernel]}, {fmt_count(n)} elements, {dtype} on {dev.short_label}"
         if dtype not in dev.peak_flops:
             t_mem = float(k.bytes_moved) / bw
             times, fracs = [np.nan, t_mem, t_mem], [np.nan, 1.0]
@@ -214,7 +212,7 @@ def transfer_figure(device: hardware.Device, size_range: tuple[float, float] = (
     ax.set_ylabel("effective bandwidth")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(f"{_short(device)}: a transfer pays its latency before its bandwidth",
+    ax.set_title(f"{device.short_label}: a transfer pays its latency before its bandwidth",
                  fontsize=10)
     return fig
 
@@ -238,7 +236,7 @@ def share_figure(kernel_list: Sequence[kernels.Kernel], devices: Sequence[hardwa
         shares = [100 * memory.kernel_cost(k, dev, dtype).compute_fraction for k in kernel_list]
         ys = y + (len(devices) / 2 - j - 0.5) * height
         ax.barh(ys, shares, height=height * 0.9, color=COLORS[j % len(COLORS)],
-                label=f"{_short(dev)}, {dtype} peak {fmt_flop_rate(dev.peak(dtype))}")
+                label=f"{dev.short_label}, {dtype} peak {fmt_flop_rate(dev.peak(dtype))}")
         for yy, s in zip(ys, shares):
             ax.text(s * 1.15, yy, f"{s:.2g} %", va="center", fontsize=7.5)
     ax.set_xscale("log")
@@ -291,7 +289,7 @@ def fusion_figure(device: hardware.Device, n: int, dtype: str = "fp32",
     ax.set_ylabel("roofline time")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    ax.set_title(f"{fmt_count(n)} {dtype} elements on {_short(device)}", fontsize=10)
+    ax.set_title(f"{fmt_count(n)} {dtype} elements on {device.short_label}", fontsize=10)
     return fig
 
 
@@ -337,6 +335,6 @@ def decode_bytes_figure(model: models.ModelConfig, device: hardware.Device,
     ax.grid(True, axis="x", alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=8,
               frameon=False)
-    ax.set_title(f"{model.label} on {_short(device)}, {fmt_bandwidth(bw)}: one decode step's "
+    ax.set_title(f"{model.label} on {device.short_label}, {fmt_bandwidth(bw)}: one decode step's "
                  "reads", fontsize=10)
     return fig

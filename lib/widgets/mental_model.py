@@ -5,13 +5,13 @@ arithmetic intensity grows with the prompt and it lands right of the ridge; a
 decode step multiplies each weight matrix by one token per sequence (a vector
 per sequence), so it starts far left and moves right as the batch grows, until
 every extra sequence brings as many KV-cache bytes as it brings FLOPs
-(:func:`decode_ceiling`). The figure functions draw that picture for a model
+(:func:`lib.regimes.decode_ceiling`). The figure functions draw that picture for a model
 and one or more devices; :class:`MentalModelExplorer` lets the reader change
 the device, the model, the batch and the prompt length.
 
 Every point is an :class:`lib.inference.Estimate` placed at its arithmetic
-intensity and at the FLOP/s its roofline time achieves (``flops / time_s``,
-:func:`roofline_point`). Because that time is summed op by op, a point sits on
+intensity and at the FLOP/s its per-op time achieves (``flops / time_s``,
+:func:`lib.inference.roofline_point`). Because that time is summed op by op, a point sits on
 or slightly below the roof drawn for the whole forward.
 
 Introduced in chapters/07_mental_model.ipynb.
@@ -28,15 +28,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from lib import hardware, inference, models
-from lib._validate import scalar_or_array
+from lib.inference import request_phases, roofline_point
+from lib.regimes import decode_ceiling
 from lib.plotting import COLORS, format_roofline_axes, new_figure, roof_xy
 from lib.roofline import ridge_point
 from lib.units import fmt_bytes, fmt_count, fmt_intensity, fmt_time
 from lib.widgets import Control, Explorer
 
-__all__ = ["MentalModelExplorer", "roofline_point", "decode_ceiling", "draw_phases",
-           "phases_figure", "summary_figure", "request_split", "request_figure",
-           "DECODE_BATCHES", "X_RANGE", "Y_RANGE"]
+__all__ = ["MentalModelExplorer", "draw_phases", "phases_figure", "summary_figure",
+           "request_figure", "DECODE_BATCHES", "X_RANGE", "Y_RANGE"]
 
 X_RANGE = (0.4, 6e3)
 Y_RANGE = (1e11, 6e15)
@@ -47,53 +47,6 @@ MODELS = ("llama-3-8b", "llama-2-7b", "qwen2-7b")
 BATCHES = (1, 4, 16, 64, 256)
 PROMPTS = (512, 2048, 4096)
 PREFILL_COLOR, DECODE_COLOR, ROOF_COLOR = COLORS[1], COLORS[0], "0.25"
-
-
-def roofline_point(estimate: inference.Estimate) -> tuple[Any, Any]:
-    """Where an estimate sits on a roofline: (FLOP/byte, the FLOP/s its roofline time achieves).
-
-    The second coordinate is ``flops / time_s``; it equals the roof at the estimate's
-    intensity when every op is bound by the same roof, and lies a little below it
-    otherwise (the time is summed op by op).
-
-    Introduced in chapters/07_mental_model.ipynb.
-
-    Examples
-    --------
-    >>> x, y = roofline_point(inference.decode("llama-3-8b", "h100-sxm", 1, 2048))
-    >>> round(x, 2), round(y / 3.35e12, 2)     # on the memory roof: y = bandwidth * x
-    (1.05, 1.05)
-    """
-    e = estimate
-    return e.arithmetic_intensity, scalar_or_array(np.asarray(e.flops) / np.asarray(e.time_s))
-
-
-def decode_ceiling(model: Any, device: Any, context: Any, **kwargs: Any) -> float | np.ndarray:
-    """The arithmetic intensity decode approaches as the batch grows, FLOP/byte.
-
-    Each extra sequence adds its FLOPs and its own bytes (its KV cache, read in full
-    every step, and its activations) but no weight bytes, so the step's intensity climbs
-    towards the intensity of one more sequence, computed here as the change in FLOPs
-    over the change in bytes between two very large batches. Where it lies below the
-    device's ridge point no batch makes decode compute-bound
-    (:func:`lib.inference.critical_batch` is ``inf``). Keywords as in
-    :func:`lib.inference.decode`.
-
-    Introduced in chapters/07_mental_model.ipynb.
-
-    Examples
-    --------
-    >>> round(decode_ceiling("llama-3-8b", "h100-sxm", 2048), 1)   # below the ridge (295)
-    57.7
-    >>> [round(c) for c in decode_ceiling("llama-2-7b", "h100-sxm", [128, 2048])]  # MHA: 4x more KV
-    [172, 13]
-    """
-    ctx = np.asarray(context)
-    big = np.array([2**20, 2**21]).reshape((2,) + (1,) * ctx.ndim)
-    est = inference.decode(model, device, big, ctx, **kwargs)
-    flops, moved = np.asarray(est.flops), np.asarray(est.bytes)
-    out = (flops[1] - flops[0]) / (moved[1] - moved[0])
-    return out.item() if out.ndim == 0 else out
 
 
 def _roof(ax: Axes, device: hardware.Device, dtype: str) -> float:
@@ -132,7 +85,7 @@ def draw_phases(ax: Axes, model: Any, device: Any, prompt_len: int = 2048,
         Prompts prefilled together.
     roof, prefill, ceiling : bool
         Draw the roof (and format the axes), the prefill point, and the decode ceiling
-        (:func:`decode_ceiling`, a dashed vertical line).
+        (:func:`lib.regimes.decode_ceiling`, a dashed vertical line).
     color, label : str
         Colour and legend label of the decode trail.
     annotate : bool
@@ -156,7 +109,7 @@ def draw_phases(ax: Axes, model: Any, device: Any, prompt_len: int = 2048,
     >>> out["prefill"].bound, out["decode"].bound.tolist()[0], round(out["ridge"])
     ('compute', 'memory', 295)
     """
-    dev = device if isinstance(device, hardware.Device) else hardware.get(device)
+    dev = hardware.get(device)
     ctx = prompt_len if context is None else context
     weight_dtype = kwargs.get("weight_dtype", "bf16")
     ridge = None
@@ -219,7 +172,7 @@ def phases_figure(model: Any, devices: Sequence[Any], prompt_len: int = 2048,
     axes = fig.subplots(1, n, sharex=True, sharey=True, squeeze=False)[0]
     m = models.get(model)
     for i, (ax, d) in enumerate(zip(axes, devices)):
-        dev = d if isinstance(d, hardware.Device) else hardware.get(d)
+        dev = hardware.get(d)
         draw_phases(ax, m, dev, prompt_len, context, batches, **kwargs)
         ax.set_title(f"{dev.label}", fontsize=10)
         if i:
@@ -277,40 +230,17 @@ def summary_figure(model: Any = "llama-3-8b", device: Any = "h100-sxm",
             va="bottom")
     ax.legend(loc="upper left", fontsize=8)
     m = models.get(model)
-    dev = device if isinstance(device, hardware.Device) else hardware.get(device)
+    dev = hardware.get(device)
     ax.set_title(f"The mental model: {m.label} on the {dev.label}, {prompt_len}-token prompt",
                  fontsize=10.5)
     return fig
 
 
-def request_split(model: Any, device: Any, shapes: dict[str, tuple[int, int]],
-                  batch: int = 1, **kwargs: Any) -> dict[str, tuple[float, float]]:
-    """Each request shape's time in prefill (TTFT) and in decode, seconds.
-
-    ``shapes`` maps a name to ``(prompt_len, output_len)``; the decode time is
-    :func:`lib.inference.generation_time` minus TTFT, i.e. the ``output_len - 1`` decode
-    steps. ``batch`` requests of the shape are served together. Keywords as in
-    :func:`lib.inference.decode`.
-
-    Introduced in chapters/07_mental_model.ipynb.
-
-    Examples
-    --------
-    >>> split = request_split("llama-3-8b", "h100-sxm", {"chat": (256, 512)})
-    >>> [round(t, 3) for t in split["chat"]]        # TTFT, then 511 decode steps
-    [0.005, 2.302]
-    """
-    out = {}
-    for name, (p_in, n_out) in shapes.items():
-        first = float(inference.ttft(model, device, batch, p_in, **kwargs))
-        total = inference.generation_time(model, device, batch, p_in, n_out, **kwargs)
-        out[name] = (first, total - first)
-    return out
-
-
 def request_figure(model: Any, device: Any, shapes: dict[str, tuple[int, int]],
                    batches: Sequence[int] = (1, 16), **kwargs: Any) -> Figure:
-    """Stacked bars of :func:`request_split`: prefill and decode time per request shape.
+    """Stacked bars of :func:`lib.inference.request_phases`: prefill and decode time per shape.
+
+    ``shapes`` maps a name to ``(prompt_len, output_len)``.
 
     One panel per batch size. Keywords as in :func:`lib.inference.decode`.
 
@@ -326,9 +256,10 @@ def request_figure(model: Any, device: Any, shapes: dict[str, tuple[int, int]],
     axes = fig.subplots(1, len(batches), sharey=True, squeeze=False)[0]
     names = [f"{s} ({p} → {n})" for s, (p, n) in shapes.items()]
     for ax, b in zip(axes, batches):
-        split = request_split(model, device, shapes, b, **kwargs)
-        first = np.array([split[s][0] for s in shapes])
-        rest = np.array([split[s][1] for s in shapes])
+        split = [request_phases(model, device, b, p_in, n_out, **kwargs)
+                 for p_in, n_out in shapes.values()]
+        first = np.array([t for t, _ in split])
+        rest = np.array([t for _, t in split])
         ax.barh(names, first, color=PREFILL_COLOR, label="prefill (TTFT)")
         ax.barh(names, rest, left=first, color=DECODE_COLOR,
                 label="decode: (n_out − 1) × TPOT")
@@ -339,7 +270,7 @@ def request_figure(model: Any, device: Any, shapes: dict[str, tuple[int, int]],
     axes[0].invert_yaxis()
     axes[0].legend(loc="lower right", fontsize=8)
     m = models.get(model)
-    dev = device if isinstance(device, hardware.Device) else hardware.get(device)
+    dev = hardware.get(device)
     fig.suptitle(f"Where a request's time goes (prompt → output tokens): {m.label} on the "
                  f"{dev.label}", fontsize=10.5)
     return fig

@@ -4,7 +4,7 @@ The explorer's left panel places every op of one prefill (:func:`lib.inference.p
 device's roofline, each at its own intensity and under its own roof: the matmuls
 against the weights under the matmul dtype's roof, attention's two matmuls under the
 activation dtype's, the elementwise ops (norms, softmax, residual adds) under the
-vector (FP32) roof. The right panel splits the roofline time, the lower bound on the
+vector (FP32) roof. The right panel splits the per-op time, the estimate of the
 time to first token (TTFT), into the ops' shares, coloured by the roof that bounds each.
 
 Controls: prompt length, batch, precision (static on the website), and the model,
@@ -25,20 +25,21 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from lib import hardware, inference, models
+from lib.exercises.ch05 import EXPLORER_PROMPTS as PROMPTS  # an exercise asks about them
+from lib.inference import attention_share
+from lib.transformer import OP_NAMES
 from lib.plotting import COLORS, MARKERS, format_roofline_axes, new_figure, roof_xy
 from lib.roofline import attainable_flops, ridge_point
 from lib.units import fmt_bytes, fmt_count, fmt_intensity, fmt_time
 from lib.widgets import Control, Explorer
 
-__all__ = ["ATTENTION_OPS", "SHOWN_OPS", "PROMPTS", "BATCHES", "PRECISIONS", "MODELS",
-           "DEVICES", "attention_share", "PrefillExplorer", "ttft_figure", "intensity_figure",
-           "launch_floor_figure", "attention_share_figure", "unfused_attention_figure"]
+__all__ = ["SHOWN_OPS", "PROMPTS", "BATCHES", "PRECISIONS", "MODELS", "DEVICES",
+           "PrefillExplorer", "ttft_figure", "intensity_figure", "launch_floor_figure",
+           "attention_share_figure", "unfused_attention_figure"]
 
-#: The three ops of attention proper (the projections around it are separate ops).
-ATTENTION_OPS = ("attention scores QK^T", "softmax", "attention x V")
-#: Ops the explorer shows, in the order of :data:`lib.inference.OP_NAMES` (dense models only).
-SHOWN_OPS = tuple(n for n in inference.OP_NAMES if n != "router")
-PROMPTS = (16, 64, 256, 1024, 4096, 8192)
+#: Ops the explorer shows, in :data:`lib.transformer.OP_NAMES` order: a dense model's. A
+#: model without RoPE (GPT-2) shows its "KV write" in the "RoPE and KV write" row.
+SHOWN_OPS = tuple(n for n in OP_NAMES if n not in ("KV write", "router", "expert combine"))
 BATCHES = (1, 8, 64)
 #: weight dtype -> label (the matmul dtype follows :func:`lib.inference.compute_dtype_for`)
 PRECISIONS = {"bf16": "BF16", "fp8": "FP8", "int4": "INT4 weights, BF16 math"}
@@ -49,28 +50,7 @@ DEVICES = tuple(n for n in hardware.names() if "bf16" in hardware.get(n).peak_fl
 X_RANGE = (0.05, 1e5)
 Y_RANGE = (3e9, 1e16)
 BOUND_COLORS = {"memory": COLORS[0], "compute": COLORS[1]}
-_MARKERS = (*MARKERS, "h")
-
-
-def attention_share(estimate: inference.Estimate, quantity: str = "time_s") -> Any:
-    """Fraction of an estimate's ``flops`` or ``time_s`` spent in attention proper.
-
-    Attention proper is :data:`ATTENTION_OPS`: the scores ``QK^T``, the softmax and the
-    product with ``V`` (not the QKV and output projections, which are weight matmuls).
-
-    Introduced in chapters/05_prefill.ipynb.
-
-    Examples
-    --------
-    >>> est = inference.prefill("llama-3-8b", "h100-sxm", 1, [512, 8192])
-    >>> attention_share(est, "flops").round(3)
-    array([0.01 , 0.134])
-    """
-    if quantity not in ("flops", "time_s"):
-        raise ValueError(f"quantity={quantity!r} is not known. Accepted: flops, time_s.")
-    part = sum(np.asarray(getattr(estimate.op(n), quantity), float) for n in ATTENTION_OPS)
-    out = part / np.asarray(getattr(estimate, quantity), float)
-    return out.item() if np.ndim(out) == 0 else out
+_MARKERS = (*MARKERS, "h", "H", "d", "p")
 
 
 class PrefillExplorer(Explorer):
@@ -132,7 +112,7 @@ class PrefillExplorer(Explorer):
         bx.set_ylim(-0.7, len(SHOWN_OPS) - 0.3)
         bx.set_yticks(rows, SHOWN_OPS, fontsize=8)
         bx.xaxis.set_major_formatter(PercentFormatter(1.0))
-        bx.set_xlabel("share of the TTFT lower bound")
+        bx.set_xlabel("share of the TTFT (per-op time)")
         bx.grid(True, axis="x", alpha=0.3)
         bx.legend(handles=[Patch(color=BOUND_COLORS["memory"], label="memory-bound"),
                            Patch(color=BOUND_COLORS["compute"], label="compute-bound")],
@@ -171,8 +151,9 @@ class PrefillExplorer(Explorer):
 
         total = float(est.time_s)
         on_chip: list[tuple[float, float]] = []
+        present = {o.name for o in est.ops}
         for name in SHOWN_OPS:
-            op = est.op(name)
+            op = est.op(name if name in present else "KV write")
             color = BOUND_COLORS[str(op.bound)]
             point = self.points[name]
             ai = float(op.arithmetic_intensity)
@@ -180,7 +161,7 @@ class PrefillExplorer(Explorer):
                 point.set_data([], [])                 # a pure lookup: no FLOPs to place
             else:
                 x = min(ai, X_RANGE[1] / 1.6)          # "on chip" (no HBM bytes): right edge
-                y = float(attainable_flops(x, op.peak_flops, bw))
+                y = float(op.flops) / float(op.time_s)  # the rate its slowest roof allows
                 point.set_data([x], [y])
                 point.set_markerfacecolor(color)
                 if not np.isfinite(ai):
@@ -208,7 +189,7 @@ class PrefillExplorer(Explorer):
         if prompt_len > m.max_context:
             lines.append(f"(beyond {model}'s {m.max_context}-token context)")
         self.info.set_text("\n".join(lines))
-        self.bar_title.set_text(f"TTFT ≥ {fmt_time(total)}, {est.bound}-bound")
+        self.bar_title.set_text(f"TTFT {fmt_time(total)} (per op), {est.bound}-bound")
 
 
 # --- the chapter's static figures ----------------------------------------------------
@@ -221,23 +202,16 @@ def _prompt_axis(ax: Any, ylabel: str, batch: int | None = 1) -> None:
     ax.grid(True, which="major", alpha=0.3)
 
 
-def _dev(device: Any) -> hardware.Device:
-    return device if isinstance(device, hardware.Device) else hardware.get(device)
-
-
-def _short(dev: hardware.Device) -> str:
-    return dev.label.replace("NVIDIA ", "")
-
-
 def _time_axis(ax: Any) -> None:
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v, 2)))
 
 
 def ttft_figure(model: Any, devices: Any, prompts: Any) -> Figure:
-    """TTFT lower bound against the prompt length at batch 1, one line per device.
+    """TTFT (per-op time) against the prompt length at batch 1, one line per device.
 
-    Open circles mark the prompt lengths whose whole prefill is memory-bound.
+    Open circles mark the prompt lengths whose whole prefill is memory-bound; a thin
+    dashed line under each device's is its floor, which no implementation beats.
 
     Introduced in chapters/05_prefill.ipynb.
 
@@ -245,21 +219,22 @@ def ttft_figure(model: Any, devices: Any, prompts: Any) -> Figure:
     --------
     >>> fig = ttft_figure("llama-3-8b", ["h100-sxm", "l4"], [16, 256, 4096])
     >>> len(fig.axes[0].get_lines())
-    4
+    6
     """
     m = models.get(model)
     p = np.asarray(prompts)
     fig, ax = new_figure()
     for i, name in enumerate(devices):
-        dev = _dev(name)
+        dev = hardware.get(name)
         est = inference.prefill(m, dev, 1, p)
         color = COLORS[i % len(COLORS)]
         ax.plot(p, est.time_s, "-o", ms=3.5, color=color, label=dev.label)
+        ax.plot(p, est.floor_s, "--", lw=1, color=color)
         memory = np.asarray(est.bound) == "memory"
         ax.plot(p[memory], np.asarray(est.time_s)[memory], "o", ms=7, mfc="none", color=color)
-    _prompt_axis(ax, "TTFT lower bound")
+    _prompt_axis(ax, "TTFT (per-op time)")
     _time_axis(ax)
-    ax.legend(fontsize=8, title="open circles: memory-bound", title_fontsize=8)
+    ax.legend(fontsize=8, title="open circles: memory-bound\ndashed: the floor", title_fontsize=8)
     ax.set_title(f"{m.label} prefill (BF16): TTFT against prompt length")
     return fig
 
@@ -284,7 +259,7 @@ def intensity_figure(model: Any, devices: Any, prompts: Any) -> Figure:
     fig, ax = new_figure()
     ax.plot(p, est.arithmetic_intensity, "-o", color="black", ms=4, label="prefill intensity")
     for i, name in enumerate(devices):
-        dev = _dev(name)
+        dev = hardware.get(name)
         ridge = ridge_point(dev.peak("bf16"), dev.memory_bandwidth)
         ax.axhline(ridge, color=COLORS[i % len(COLORS)], ls="--", lw=1.3,
                    label=f"ridge, {dev.label}: {ridge:.0f}")
@@ -298,7 +273,7 @@ def intensity_figure(model: Any, devices: Any, prompts: Any) -> Figure:
 
 def launch_floor_figure(model_names: Any, device: Any, prompts: Any,
                         latencies: Any) -> Figure:
-    """Roofline time of a prefill against the prompt, and its launch floor at each latency.
+    """Per-op time of a prefill against the prompt, and its launch floor at each latency.
 
     Solid lines: :func:`lib.inference.prefill`'s time at batch 1, one per model. Broken
     lines, in the same colour: :func:`lib.inference.launch_floor` at each of
@@ -319,7 +294,7 @@ def launch_floor_figure(model_names: Any, device: Any, prompts: Any,
     for i, name in enumerate(model_names):
         est = inference.prefill(name, device, 1, p)
         color = COLORS[i % len(COLORS)]
-        ax.plot(p, est.time_s, "-o", ms=3.5, color=color, label=f"{name}: roofline time")
+        ax.plot(p, est.time_s, "-o", ms=3.5, color=color, label=f"{name}: per-op time")
         for t, ls in zip(latencies, styles):
             ax.axhline(float(np.max(inference.launch_floor(est, t))), color=color, ls=ls, lw=1)
     for t, ls in zip(latencies, styles):
@@ -328,8 +303,8 @@ def launch_floor_figure(model_names: Any, device: Any, prompts: Any,
     _prompt_axis(ax, "time")
     _time_axis(ax)
     ax.legend(fontsize=7.5, loc="upper left")
-    dev = _dev(device)
-    ax.set_title(f"Prefill on an {_short(dev)}: roofline time against the launch floor",
+    dev = hardware.get(device)
+    ax.set_title(f"Prefill on an {dev.short_label}: per-op time against the launch floor",
                  fontsize=10)
     return fig
 
@@ -380,7 +355,7 @@ def unfused_attention_figure(model: Any, device: Any, prompts: Any) -> Figure:
     4
     """
     m = models.get(model)
-    dev = _dev(device)
+    dev = hardware.get(device)
     p = np.asarray(prompts)
     fig, ax = new_figure()
     for fused, label, color in ((True, "fused (FlashAttention-style)", COLORS[0]),
@@ -397,6 +372,6 @@ def unfused_attention_figure(model: Any, device: Any, prompts: Any) -> Figure:
     _prompt_axis(ax, "attention's share of the TTFT (%)")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(f"{m.label} on an {_short(dev)}: unfused attention takes over, "
+    ax.set_title(f"{m.label} on an {dev.short_label}: unfused attention takes over, "
                  f"and the bound flips", fontsize=10)
     return fig

@@ -21,38 +21,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lib import hardware, kernels
+from lib.dtypes import is_integer
+from lib.exercises.ch03 import EXPLORER_BATCHES as BATCHES, EXPLORER_WIDTH as D
+from lib.kernels import PRECISIONS
 from lib.plotting import COLORS, format_roofline_axes, roof_xy
 from lib.roofline import attainable_flops, bound, ridge_point
-from lib.dtypes import is_integer
 from lib.units import fmt_bandwidth, fmt_flop_rate, fmt_intensity, fmt_op_rate
 from lib.widgets import Control, Explorer
 
 X_RANGE = (0.05, 2e4)
 Y_RANGE = (1e10, 2e16)
-BATCHES = (1, 4, 16, 64, 256, 1024, 4096)
-D = 4096  # a 4096 x 4096 weight matrix, one projection of a 7-8B model
-
-#: precision key -> (label, compute dtype, activation dtype, weight dtype)
-PRECISIONS = {
-    "fp32": ("FP32", "fp32", "fp32", "fp32"),
-    "bf16": ("BF16", "bf16", "bf16", "bf16"),
-    "w8a16": ("INT8 weights, BF16 math", "bf16", "bf16", "int8"),
-    "fp8": ("FP8", "fp8", "fp8", "fp8"),
-    "int8": ("INT8 × INT8", "int8", "int8", "int8"),
-}
-
-
-def projection(m: int, precision: str) -> tuple[kernels.Kernel, str]:
-    """The explorer's GEMM for ``m`` tokens at ``precision`` and the dtype its math runs in.
-
-    Examples
-    --------
-    >>> k, compute = projection(16, "w8a16")
-    >>> round(k.intensity, 1), compute
-    (31.5, 'bf16')
-    """
-    _, compute, act, weight = PRECISIONS[precision]
-    return kernels.gemm(m, D, D, act, weight_dtype=weight), compute
 
 
 class RooflineExplorer(Explorer):
@@ -103,7 +81,7 @@ class RooflineExplorer(Explorer):
     def update(self, *, device: str, precision: str, m: int, **_: Any) -> None:
         dev = hardware.get(device)
         bw = dev.memory_bandwidth
-        gemm, compute = projection(m, precision)
+        gemm, compute = kernels.gemm_at(m, D, D, precision)
         label = PRECISIONS[precision][0]
         published = compute in dev.peak_flops
         if "bf16" in dev.peak_flops and compute != "bf16":

@@ -7,9 +7,10 @@ head, the **context** (the KV cache and the attention arithmetic over it, the on
 part that grows with the sequence) and the rest (norms, residual adds, activations).
 
 The explorer shows three 100 % bars for a catalog model, a KV-cache precision and a
-context length: the memory one sequence holds, the bytes one decode step reads, and
-the FLOPs one token costs. The figure functions draw the chapter's static plots.
-All numbers come from :mod:`lib.models` and :mod:`lib.inference`.
+context length: the memory one sequence holds, the bytes one decode step moves, and
+the FLOPs one token costs (:func:`lib.transformer.breakdown`). The figure functions draw
+the chapter's static plots. All numbers come from :mod:`lib.models`,
+:mod:`lib.transformer` and :mod:`lib.inference`.
 
 Introduced in chapters/04_transformer_arithmetic.ipynb.
 """
@@ -23,27 +24,18 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from lib import inference, models
-from lib._validate import choice
-from lib.dtypes import bytes_per_element
+from lib import inference, models, transformer
+from lib.capacity import kv_cache_bytes
+from lib.models import KV_DTYPES as _ALL_KV
 from lib.plotting import COLORS, new_figure
-from lib.units import fmt_bytes, fmt_count, fmt_flops, fmt_intensity, fmt_time
+from lib.transformer import GROUPS, breakdown
+from lib.units import fmt_bytes, fmt_count, fmt_flops
 from lib.widgets import Control, Explorer
 
-__all__ = ["GROUPS", "GROUP_COLORS", "CONTEXTS", "KV_DTYPES", "TABLE_COLUMNS", "breakdown",
-           "ops_table", "TransformerExplorer", "params_figure", "flops_context_figure",
-           "kv_ratio_figure", "op_bytes_figure"]
+__all__ = ["GROUP_COLORS", "CONTEXTS", "KV_DTYPES", "TransformerExplorer", "params_figure",
+           "flops_context_figure", "kv_ratio_figure", "op_bytes_figure"]
 
-#: Cost groups, in drawing order: key -> label.
-GROUPS = {
-    "embedding": "embedding table",
-    "attention": "attention projections (Q, K, V, O)",
-    "mlp": "MLP (all experts + router)",
-    "lm_head": "LM head",
-    "context": "context: KV cache, attention over it",
-    "other": "norms, residuals, activations",
-}
-#: One colour per group (Okabe-Ito, as every figure of the book).
+#: One colour per group of :data:`lib.transformer.GROUPS` (Okabe-Ito, as every figure).
 GROUP_COLORS = {
     "embedding": COLORS[5], "attention": COLORS[0], "mlp": COLORS[2], "lm_head": COLORS[3],
     "context": COLORS[1], "other": "0.72",
@@ -51,140 +43,7 @@ GROUP_COLORS = {
 #: Context lengths the explorer offers (tokens).
 CONTEXTS = (1024, 4096, 8192, 16384, 32768, 131072)
 #: KV-cache precisions the explorer offers.
-KV_DTYPES = ("bf16", "fp8", "int8")
-#: Columns :func:`ops_table` can print, and what each holds.
-TABLE_COLUMNS = {
-    "FLOPs": "FLOPs of the op",
-    "bytes": "all bytes it moves through main memory",
-    "weights": "weight bytes read",
-    "KV cache": "KV-cache bytes written and read",
-    "activations": "activation bytes read and written",
-    "FLOP/B": "arithmetic intensity, FLOP per byte ('on chip' when it moves no bytes)",
-    "T_math": "FLOPs / the peak of its roof",
-    "T_mem": "bytes / memory bandwidth",
-    "time": "roofline time, max(T_math, T_mem) (the total: sum over the ops)",
-    "bound": "which of the two clocks is longer",
-}
-
-# FLOPs and bytes do not depend on the device; inference.forward needs one for its timings.
-_DEVICE = "h100-sxm"
-
-# inference op name -> group, for FLOPs and for weight bytes (KV and activation bytes are
-# always "context" and "other").
-_FLOP_GROUP = {
-    "embedding": "embedding", "norms": "other", "QKV projection": "attention",
-    "attention scores QK^T": "context", "softmax": "context", "attention x V": "context",
-    "output projection": "attention", "residual adds": "other", "router": "mlp", "MLP": "mlp",
-    "final norm": "other", "LM head": "lm_head",
-}
-_PARAM_GROUP = {"embedding": "embedding", "attention": "attention", "mlp": "mlp",
-                "norms": "other", "lm_head": "lm_head"}
-
-
-def _zero() -> dict[str, float]:
-    return {g: 0.0 for g in GROUPS}
-
-
-def breakdown(model: Any, context: int, kv_dtype: str = "bf16",
-              weight_dtype: str = "bf16") -> dict[str, dict[str, float]]:
-    """Memory held, bytes read and FLOPs of one decode step of one sequence, by :data:`GROUPS`.
-
-    Returns three dicts keyed by group:
-
-    * ``"memory"`` -- bytes one sequence needs: every weight at ``weight_dtype`` plus the
-      KV cache of ``context`` tokens at ``kv_dtype`` (a sliding window caps it);
-    * ``"bytes"`` -- bytes one decode step (batch 1, ``context`` tokens cached) reads and
-      writes, from :func:`lib.inference.decode`: the weights it touches (one embedding
-      row; ``top_k`` experts of a MoE), the KV cache, the activations;
-    * ``"flops"`` -- FLOPs of that step, from the same estimate.
-
-    Introduced in chapters/04_transformer_arithmetic.ipynb.
-
-    Examples
-    --------
-    >>> b = breakdown("llama-3-8b", 4096)
-    >>> round(b["memory"]["context"] / 2**30, 3)        # 4096 tokens x 128 KiB, in GiB
-    0.5
-    >>> b["flops"]["embedding"]                          # a lookup, not a matmul
-    0.0
-    >>> mix = breakdown("mixtral-8x7b", 4096)
-    >>> round(mix["bytes"]["mlp"] / mix["memory"]["mlp"], 2)   # batch 1 reads 2 of 8 experts
-    0.25
-    """
-    m = models.get(model)
-    wb = bytes_per_element(weight_dtype)
-    memory = _zero()
-    for key, n in m.params_breakdown().items():
-        memory[_PARAM_GROUP[key]] += n * wb
-    memory["context"] = float(inference.kv_cache_bytes(m, 1, context, kv_dtype))
-    est = inference.decode(m, _DEVICE, 1, context, weight_dtype=weight_dtype, kv_dtype=kv_dtype)
-    moved, flops = _zero(), _zero()
-    for op in est.ops:
-        group = _FLOP_GROUP[op.name]
-        moved[group] += float(op.bytes_weights)
-        moved["context"] += float(op.bytes_kv)
-        moved["other"] += float(op.bytes_act)
-        flops[group] += float(op.flops)
-    return {"memory": memory, "bytes": moved, "flops": flops}
-
-
-def _table_cell(column: str, row: Any, est: inference.Estimate, total: bool) -> str:
-    if column == "FLOPs":
-        return fmt_flops(float(row.flops))
-    if column in ("bytes", "weights", "KV cache", "activations"):
-        attr = {"bytes": "bytes", "weights": "bytes_weights", "KV cache": "bytes_kv",
-                "activations": "bytes_act"}[column]
-        return fmt_bytes(float(getattr(row, attr)))
-    if column == "FLOP/B":
-        ai = float(row.arithmetic_intensity)
-        if np.isnan(ai):
-            return "-"
-        return "on chip" if np.isinf(ai) else fmt_intensity(ai).removesuffix(" FLOP/B")
-    if column == "T_math":
-        return fmt_time(float(est.math_time_s if total else row.flops / row.peak_flops))
-    if column == "T_mem":
-        return fmt_time(float(est.memory_time_s if total
-                              else row.bytes / est.memory_bandwidth))
-    if column == "time":
-        return fmt_time(float(row.time_s))
-    return str(row.bound)
-
-
-def ops_table(estimate: inference.Estimate,
-              columns: Sequence[str] = ("FLOPs", "weights", "KV cache", "activations",
-                                        "FLOP/B")) -> str:
-    """A narrow per-op table of a (scalar) estimate: the ``columns`` you choose, then the total.
-
-    :func:`lib.inference.format_estimate` prints every column at once, which is wider than
-    a book page; this prints a few of :data:`TABLE_COLUMNS`, one row per op of
-    ``estimate.ops`` and a total row. Tensor-parallel communication is not listed.
-
-    Introduced in chapters/04_transformer_arithmetic.ipynb.
-
-    Examples
-    --------
-    >>> est = inference.prefill("llama-3-8b", "h100-sxm", 1, 2048)
-    >>> lines = ops_table(est, ["FLOPs", "FLOP/B", "bound"]).splitlines()
-    >>> print(lines[0]); print(lines[-1])
-    op                          FLOPs  FLOP/B  bound
-    total                  29.7 TFLOP     813  compute
-    """
-    e = estimate
-    if np.ndim(e.time_s) != 0:
-        raise ValueError("ops_table needs a single configuration; index the inputs or call "
-                         "it once per configuration.")
-    cols = [choice("columns", c, TABLE_COLUMNS) for c in columns]
-    head = ("op", *cols)
-    rows = [(o.name, *(_table_cell(c, o, e, False) for c in cols)) for o in e.ops]
-    total = ("total", *(_table_cell(c, e, e, True) for c in cols))
-    widths = [max(len(r[i]) for r in (head, total, *rows)) for i in range(len(head))]
-
-    def line(r: Sequence[str]) -> str:
-        return "  ".join(x.ljust(w) if i == 0 else x.rjust(w)
-                         for i, (x, w) in enumerate(zip(r, widths))).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(head), *map(line, rows), rule, line(total)])
+KV_DTYPES = tuple(d for d in ("bf16", "fp8", "int8") if d in _ALL_KV)
 
 
 class TransformerExplorer(Explorer):
@@ -204,7 +63,7 @@ class TransformerExplorer(Explorer):
     #: bar key -> (y position, label on the axis)
     BARS = {
         "memory": (2, "memory held\n(weights + KV cache)"),
-        "bytes": (1, "bytes read by\none decode step"),
+        "bytes": (1, "bytes moved by\none decode step"),
         "flops": (0, "FLOPs of\none token"),
     }
 
@@ -302,10 +161,8 @@ def params_figure(names: Sequence[str] | None = None) -> Figure:
     y = np.arange(len(names))[::-1]
     for yy, name in zip(y, names):
         m = models.get(name)
-        parts = _zero()
-        for key, n in m.params_breakdown().items():
-            parts[_PARAM_GROUP[key]] += n
-        total = m.params_total
+        parts = breakdown(m, 0)["memory"]        # no context: the weights alone
+        total = sum(parts.values())
         left = 0.0
         for g, n in parts.items():
             share = 100.0 * n / total
@@ -316,7 +173,7 @@ def params_figure(names: Sequence[str] | None = None) -> Figure:
                         fontsize=7.5, color="white" if g in ("attention", "lm_head") else "black")
             left += share
         active = (f", {fmt_count(m.params_active)} active" if m.is_moe else "")
-        ax.text(101, yy, f"{fmt_count(total)}{active}", va="center", fontsize=8)
+        ax.text(101, yy, f"{fmt_count(m.params_total)}{active}", va="center", fontsize=8)
     ax.set_yticks(y, [models.get(n).label for n in names], fontsize=8.5)
     ax.set_xlim(0, 100)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g} %"))
@@ -331,9 +188,9 @@ def params_figure(names: Sequence[str] | None = None) -> Figure:
 def flops_context_figure(model: Any, contexts: Sequence[int] | None = None) -> Figure:
     """FLOPs per decoded token against the context: the 2N floor and the attention term.
 
-    Draws the total of one decode step at batch 1 (:func:`lib.inference.decode`), the
+    Draws the total of one decode step at batch 1 (:func:`lib.transformer.ops`), the
     ``2 x params_active`` rule, and the attention term
-    :meth:`lib.models.ModelConfig.attention_flops_per_token`, with the context at which
+    :func:`lib.transformer.attention_flops_per_token`, with the context at which
     attention alone matches the matrix products against the weights marked.
 
     Introduced in chapters/04_transformer_arithmetic.ipynb.
@@ -347,12 +204,13 @@ def flops_context_figure(model: Any, contexts: Sequence[int] | None = None) -> F
     m = models.get(model)
     ctx = np.unique(np.geomspace(64, 2 ** 20, 400).round()) if contexts is None \
         else np.asarray(contexts, float)
-    est = inference.decode(m, _DEVICE, 1, ctx)
-    attention = m.attention_flops_per_token(ctx + 1)
+    flops = sum(np.asarray(op.flops)
+                for op in transformer.ops(transformer.forward_pass(m, 1, 1, ctx)))
+    attention = transformer.attention_flops_per_token(m, ctx + 1)
     floor = 2.0 * m.params_active
-    cross = 2.0 * m.params_multiplied / m.attention_flops_per_token(1)
+    cross = 2.0 * m.params_multiplied / transformer.attention_flops_per_token(m, 1)
     fig, ax = new_figure(7.0, 4.2)
-    ax.loglog(ctx, est.flops, color="black", lw=2.2, label="total per token (lib.inference)")
+    ax.loglog(ctx, flops, color="black", lw=2.2, label="total per token (lib.transformer)")
     ax.axhline(floor, color=COLORS[0], ls="--", lw=1.5,
                label=f"2N = 2 × {fmt_count(m.params_active)} = {fmt_flops(floor)}")
     ax.loglog(ctx, attention, color=GROUP_COLORS["context"], lw=1.8,
@@ -364,7 +222,7 @@ def flops_context_figure(model: Any, contexts: Sequence[int] | None = None) -> F
     ax.text(m.max_context / 1.08, floor / 40, f"{m.label}'s\nmax_context\n{m.max_context:,}",
             fontsize=7.5, color="0.45", ha="right", va="top")
     ax.set_xlim(ctx.min(), ctx.max())
-    ax.set_ylim(floor / 100, est.flops.max() * 2)
+    ax.set_ylim(floor / 100, flops.max() * 2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_count(v)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_flops(v, 2)))
     ax.set_xlabel("context C (tokens already in the KV cache)")
@@ -396,7 +254,7 @@ def kv_ratio_figure(names: Sequence[str] | None = None, kv_dtype: str = "bf16",
     styles = ["-", "--", "-.", ":"]
     for i, name in enumerate(names):
         m = models.get(name)
-        ratio = inference.kv_cache_bytes(m, 1, ctx.round(), kv_dtype) / m.weight_bytes(weight_dtype)
+        ratio = kv_cache_bytes(m, 1, ctx.round(), kv_dtype) / m.weight_bytes(weight_dtype)
         window = f", window {m.sliding_window:,}" if m.sliding_window else ""
         ax.loglog(ctx, ratio, color=COLORS[i % 7], ls=styles[i % 4], lw=1.8,
                   label=f"{m.label}\n({m.n_kv_heads} KV heads{window})")
@@ -419,7 +277,7 @@ def op_bytes_figure(estimates: Sequence[inference.Estimate],
     """Bytes each op of a forward moves, split into weights, KV cache and activations.
 
     One panel per (scalar) estimate, one horizontal stacked bar per op, in
-    :data:`lib.inference.OP_NAMES` order.
+    :data:`lib.transformer.OP_NAMES` order.
 
     Introduced in chapters/04_transformer_arithmetic.ipynb.
 
