@@ -3,8 +3,8 @@
 Modules, in the one direction their imports flow (a module imports only from those
 above it):
 
-* ``units``, ``dtypes``, ``tables`` -- SI units and their display; number formats and
-  their sizes; the one table every listing prints as
+* ``units``, ``dtypes``, ``tables``, ``book`` -- SI units and their display; number formats and
+  their sizes; the one table every listing prints as; numbers glued into the prose
 * ``hardware`` -- the sourced device catalog (dense peaks, bandwidth, capacity, hierarchy,
   compute units, special-function rate, links), each figure with its provenance
 * ``roofline`` -- attainable FLOP/s, ridge, kernel time, the one tie rule, MBU and MFU

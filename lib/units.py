@@ -21,7 +21,7 @@ __all__ = [
     "KB", "MB", "GB", "TB", "KIB", "MIB", "GIB", "TIB",
     "KILO", "MEGA", "GIGA", "TERA", "PETA", "NS", "US", "MS",
     "fmt_bytes", "fmt_bandwidth", "fmt_flops", "fmt_flop_rate", "fmt_op_rate", "fmt_time",
-    "fmt_count", "fmt_intensity",
+    "fmt_count", "fmt_intensity", "round_sig",
 ]
 
 KILO, MEGA, GIGA, TERA, PETA = 1e3, 1e6, 1e9, 1e12, 1e15
@@ -147,6 +147,27 @@ def fmt_time(seconds: float, digits: int = 3) -> str:
         if abs(s) >= factor * 0.9995:
             return f"{_number(s / factor, digits)} {unit}"
     return f"{_number(s / 1e-9, digits)} ns"
+
+
+def round_sig(x: float, digits: int = 6) -> float:
+    """``x`` rounded to ``digits`` significant figures (a float; 0, inf and nan unchanged).
+
+    What the book stores for its prose: a number no reader sees beyond its sixth digit,
+    so that a change in the seventeenth does not show up as a changed output.
+
+    Introduced in chapters/01_memory_bound.ipynb.
+
+    Examples
+    --------
+    >>> round_sig(295.34328358208955)
+    295.343
+    >>> round_sig(0.0041051016788059705, 3)
+    0.00411
+    """
+    value = float(x)
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, digits - 1 - int(math.floor(math.log10(abs(value)))))
 
 
 def fmt_count(n: float, digits: int = 3) -> str:
