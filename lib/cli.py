@@ -333,8 +333,8 @@ def _estimate(args: argparse.Namespace, out: Any, err: Any) -> None:
         needed = sorted({est.compute_dtype, est.activation_dtype}
                         - set(d.peak_flops))
         print(f"note: {d.vendor} publishes no {', '.join(needed)} peak for {d.name} "
-              f"(published: {', '.join(d.peak_flops) or 'none'}); the times are memory-only "
-              f"bounds.", file=err)
+              f"(published: {', '.join(d.peak_flops) or 'none'}); the times count the bytes "
+              f"alone (memory-only).", file=err)
     if args.json:
         print(_json(est.to_dict()), file=out)
     else:

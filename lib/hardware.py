@@ -55,7 +55,7 @@ class Source:
 class Provenance:
     """Where one figure comes from and how it was obtained (``kind``, one of :data:`KINDS`).
 
-    Introduced in chapters/01_memory_bound.ipynb.
+    Introduced in chapters/02_compute_bound.ipynb.
     """
 
     kind: str
@@ -225,7 +225,7 @@ class Device:
 
         Headline figures default to the device's ``source``, as datasheet figures.
 
-        Introduced in chapters/01_memory_bound.ipynb.
+        Introduced in chapters/02_compute_bound.ipynb.
 
         Examples
         --------

@@ -26,7 +26,7 @@ Two times, honestly named:
 
 A device that publishes no peak for a precision the forward needs (Apple's M2 Ultra
 publishes none) still answers: its estimate is **memory-only** (``peak_known`` is
-``False``), every math time 0, and both times bound only by the bytes.
+``False``), every math time 0, and both times count the bytes alone.
 
 All sizes broadcast, so ``decode(model, device, batch=[1, 8, 64], context=[[512], [8192]])``
 is one call.
@@ -55,9 +55,10 @@ from lib import capacity, comm, hardware, models, roofline, transformer
 from lib._validate import choice, positive, scalar_or_array
 from lib.dtypes import DTYPES, bytes_per_element
 from lib.hardware import Device
+from lib.kernels import Kernel
 from lib.models import WEIGHT_DTYPES, ModelConfig
 from lib.tables import Table
-from lib.transformer import ATTENTION_OPS, Op
+from lib.transformer import ATTENTION_OPS, KernelCounts, Op
 from lib.units import fmt_bytes, fmt_count, fmt_flop_rate, fmt_flops, fmt_intensity, fmt_time
 
 __all__ = [
@@ -108,8 +109,8 @@ def _plain(x: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class OpCost:
-    """One op of a forward pass on a device: its FLOPs, bytes and roofline time, per device.
+class OpCost(KernelCounts):
+    """One op of a forward pass on a device: its kernel's FLOPs and bytes, and its time, per device.
 
     Introduced in chapters/04_transformer_arithmetic.ipynb.
 
@@ -117,10 +118,10 @@ class OpCost:
     ----------
     name : str
         One of :data:`lib.transformer.OP_NAMES`.
-    flops, exps : float or ndarray
-        FLOP of this op in the whole forward; how many of them are exponentials.
-    bytes_weights, bytes_kv, bytes_act : float or ndarray
-        Bytes of weights read, of KV cache read and written, of activations read and written.
+    kernel : Kernel
+        The op's FLOPs, exps and bytes in the whole forward (:attr:`lib.transformer.Op.kernel`);
+        ``flops``, ``exps``, ``bytes_weights``, ``bytes_kv``, ``bytes_act``, ``bytes`` and
+        ``arithmetic_intensity`` read from it.
     math_time_s, memory_time_s : float or ndarray
         Time at the slowest of its compute units (0 when the peak is unknown), and
         ``bytes / bandwidth``.
@@ -137,11 +138,7 @@ class OpCost:
     """
 
     name: str
-    flops: Any
-    exps: Any
-    bytes_weights: Any
-    bytes_kv: Any
-    bytes_act: Any
+    kernel: Kernel
     math_time_s: Any
     memory_time_s: Any
     time_s: Any
@@ -150,24 +147,13 @@ class OpCost:
     roof: str
     peak_flops: float | None
 
-    @property
-    def bytes(self) -> Any:
-        """All bytes moved: weights + KV cache + activations."""
-        return scalar_or_array(np.asarray(self.bytes_weights) + self.bytes_kv + self.bytes_act)
-
-    @property
-    def arithmetic_intensity(self) -> Any:
-        """FLOP per byte; ``inf`` for an op that moves nothing through main memory."""
-        b = np.asarray(self.bytes, float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where(b > 0, np.asarray(self.flops) / np.where(b > 0, b, 1), np.inf)
-        return scalar_or_array(out)
-
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (``arithmetic_intensity`` is ``None`` where it is infinite)."""
-        out = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        out["bytes"] = _plain(self.bytes)
-        out["arithmetic_intensity"] = _plain(self.arithmetic_intensity)
+        out = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+               if f.name != "kernel"}
+        for key in ("flops", "exps", "bytes_weights", "bytes_kv", "bytes_act", "bytes",
+                    "arithmetic_intensity"):
+            out[key] = _plain(getattr(self, key))
         return out
 
 
@@ -223,7 +209,7 @@ class Estimate:
         ``tokens / time_s``, for the whole tensor-parallel group.
     peak_known : bool
         Whether the device publishes the peaks this forward needs; if not, every math
-        time is 0 and both times are memory-only bounds.
+        time is 0 and both times count the bytes alone (memory-only).
     peak_flops : float or None
         Dense peak of the matmul compute dtype (the MFU denominator), FLOP/s.
     memory_bandwidth : float
@@ -338,8 +324,7 @@ def _op_cost(op: Op, times: dict[str, Any], roofs: dict[str, float] | None,
     t_math = np.maximum.reduce([zero, *map(np.asarray, times.values())])
     t_mem = np.asarray(roofline.memory_time(op.bytes, bandwidth))
     s = scalar_or_array
-    return OpCost(op.name, op.flops, op.exps, op.bytes_weights, op.bytes_kv, op.bytes_act,
-                  s(t_math), s(t_mem), s(np.maximum(t_math, t_mem)),
+    return OpCost(op.name, op.kernel, s(t_math), s(t_mem), s(np.maximum(t_math, t_mem)),
                   _bound(t_math, t_mem, roofs is not None), op.calls, op.roof,
                   None if roofs is None else roofs[op.roof])
 
@@ -603,8 +588,8 @@ def tpot_approx(model: "str | ModelConfig", device: "str | Device", batch: Array
                 kv_dtype: str = "bf16") -> Any:
     """The decode step to remember: ``B KV(C) / BW + max(2 B N / peak, W / BW)``, seconds.
 
-    ``N`` is the active parameter count, ``W`` their bytes at ``weight_dtype``
-    (:func:`lib.capacity.weight_bytes`), ``KV(C)`` the cache of one sequence of ``C``
+    ``N`` is the active parameter count, ``W`` the bytes of every weight at
+    ``weight_dtype`` (:func:`lib.capacity.weight_bytes`), ``KV(C)`` the cache of one sequence of ``C``
     tokens at ``kv_dtype`` (:func:`lib.capacity.kv_cache_bytes`), ``peak`` the dense peak
     of the matmul dtype (:func:`compute_dtype_for`), ``BW`` the memory bandwidth. The
     weights are read once per step whatever the batch; each sequence reads its own cache;
@@ -837,8 +822,8 @@ def ops_table(estimate: Estimate, columns: tuple[str, ...] | list[str] | None = 
     cols = [choice("columns", c, TABLE_COLUMNS) for c in (columns or _FULL)]
     rows = [(o.name, *(_cell(c, o, e) for c in cols)) for o in e.ops]
     if e.tp > 1:
-        link = {"activations": fmt_bytes(e.comm_bytes), "time": fmt_time(e.comm_time_s),
-                "bound": "link", "share": f"{100 * e.comm_time_s / e.time_s:.1f}%"}
+        link = {"time": fmt_time(e.comm_time_s), "bound": "link",
+                "share": f"{100 * e.comm_time_s / e.time_s:.1f}%"}
         rows.append((f"all-reduces (tp {e.tp})", *(link.get(c, "") for c in cols)))
     rows.append(("total", *(_cell(c, e, e) for c in cols)))
     title = (f"{e.phase}: {e.model} on {e.device}, batch {int(e.batch)}, "
@@ -848,7 +833,8 @@ def ops_table(estimate: Estimate, columns: tuple[str, ...] | list[str] | None = 
             f"no published {e.compute_dtype} peak: memory-only times")
     footer = (
         f"per-op time {fmt_time(e.time_s)} ({e.bound}-bound): math {fmt_time(e.math_time_s)}, "
-        f"memory {fmt_time(e.memory_time_s)}, communication {fmt_time(e.comm_time_s)}",
+        f"memory {fmt_time(e.memory_time_s)}, communication {fmt_time(e.comm_time_s)}"
+        + (f" ({fmt_bytes(e.comm_bytes)} sent per device)" if e.tp > 1 else ""),
         f"floor {fmt_time(e.floor_s)}: no implementation is faster "
         f"({fmt_bytes(e.compulsory_bytes)} must move)",
         f"{fmt_count(e.tokens)} token{'' if e.tokens == 1 else 's'} -> "

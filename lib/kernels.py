@@ -8,13 +8,18 @@ Conventions (stated once in chapters/03_roofline.ipynb):
   Real kernels move at least this much, so the roofline time is a lower bound;
 * elementwise non-linear operations (``exp``, ``rsqrt``, a compare) count as
   1 FLOP each, so softmax and the norms are rough counts, and they are
-  memory-bound by orders of magnitude whatever the exact count.
+  memory-bound by orders of magnitude whatever the exact count. The exponentials
+  are counted apart as well (``Kernel.exps``): a GPU evaluates them on slower units;
+* bytes are split into weights, KV cache and activations (every other operand).
 
 All sizes broadcast: ``gemm(m=[1, 16, 256], n=4096, k=4096)`` is three kernels.
 
 Introduced in chapters/01_memory_bound.ipynb (vector ops, dot, GEMV,
-elementwise chains) and chapters/02_compute_bound.ipynb (GEMM, peak FLOP/s from
-units and clock, tiled GEMM traffic, on-chip tile footprint, wave quantisation).
+elementwise chains, softmax, norms), chapters/02_compute_bound.ipynb (GEMM, peak
+FLOP/s from units and clock, tiled GEMM traffic, on-chip tile footprint, wave
+quantisation), chapters/04_transformer_arithmetic.ipynb (the activation, the
+embedding lookup, attention's FLOPs, grouped GEMMs) and chapters/05_prefill.ipynb
+(attention's traffic, fused and unfused, and its query tiles).
 """
 
 from __future__ import annotations
@@ -203,10 +208,11 @@ def gemm(m: ArrayLike, n: ArrayLike, k: ArrayLike, dtype: str = "bf16",
     groups : array_like
         Independent weight matrices sharing the ``m`` rows between them, each read once:
         a mixture of experts' grouped GEMM, with ``groups`` the experts the rows are routed
-        to (chapter 6). The FLOPs do not change; the weight bytes are ``groups`` times one
+        to (chapter 4). The FLOPs do not change; the weight bytes are ``groups`` times one
         matrix's.
 
-    Introduced in chapters/02_compute_bound.ipynb; ``groups`` in chapters/06_decode.ipynb.
+    Introduced in chapters/02_compute_bound.ipynb; ``groups`` in
+    chapters/04_transformer_arithmetic.ipynb.
 
     Examples
     --------

@@ -379,7 +379,7 @@ class ModelConfig:
         One token touches ``top_k``; a large batch nearly all ``n_experts``. A dense model
         has one "expert", always touched. Accepts arrays.
 
-        Introduced in chapters/06_decode.ipynb.
+        Introduced in chapters/04_transformer_arithmetic.ipynb.
 
         Examples
         --------
@@ -625,7 +625,7 @@ class _Reader:
     def __init__(self, cfg: Mapping[str, Any], where: str) -> None:
         self.cfg, self.where = cfg, where
 
-    def _fail(self, msg: str) -> ValueError:
+    def fail(self, msg: str) -> ValueError:
         return ValueError(f"{self.where}: {msg}")
 
     def int(self, *keys: str, default: Any = ..., minimum: int = 1) -> int:
@@ -634,13 +634,13 @@ class _Reader:
                 value = self.cfg[key]
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                         isinstance(value, float) and not value.is_integer()):
-                    raise self._fail(f"field {key!r}={value!r} must be a whole number.")
+                    raise self.fail(f"field {key!r}={value!r} must be a whole number.")
                 if value < minimum:
-                    raise self._fail(f"field {key!r}={value!r} must be >= {minimum}.")
+                    raise self.fail(f"field {key!r}={value!r} must be >= {minimum}.")
                 return int(value)
         if default is ...:
             alts = " or ".join(repr(k) for k in keys)
-            raise self._fail(f"missing required field {alts}.")
+            raise self.fail(f"missing required field {alts}.")
         return default
 
     def bool(self, key: str, default: bool) -> bool:
@@ -648,7 +648,7 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self._fail(f"field {key!r}={value!r} must be true or false.")
+            raise self.fail(f"field {key!r}={value!r} must be true or false.")
         return value
 
     def float(self, key: str) -> float | None:
@@ -656,7 +656,7 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self._fail(f"field {key!r}={value!r} must be a number.")
+            raise self.fail(f"field {key!r}={value!r} must be a number.")
         return float(value)
 
 
@@ -687,6 +687,50 @@ def _load(path_or_dict: Any) -> tuple[Mapping[str, Any], str, str]:
         raise ValueError(f"{where}: expected a JSON object at the top level, "
                          f"found {type(cfg).__name__}.")
     return cfg, where, str(path.resolve())
+
+
+def _gpt2_fields(r: _Reader) -> dict[str, Any]:
+    """ModelConfig fields from a GPT-2 config.json (learned positions, LayerNorm, biases)."""
+    d = r.int("n_embd", "hidden_size")
+    heads = r.int("n_head", "num_attention_heads")
+    if d % heads:
+        raise r.fail(f"field 'n_embd'={d} is not a multiple of 'n_head'={heads}.")
+    return dict(
+        n_layers=r.int("n_layer", "num_hidden_layers"), d_model=d, n_heads=heads,
+        n_kv_heads=heads, head_dim=d // heads, d_ff=r.int("n_inner", default=4 * d),
+        vocab_size=r.int("vocab_size"), gated_mlp=False,
+        tied_embeddings=r.bool("tie_word_embeddings", True), norm="layernorm",
+        qkv_bias=True, out_bias=True, mlp_bias=True, positional="learned",
+        max_context=r.int("n_positions", "n_ctx", "max_position_embeddings", default=1024))
+
+
+def _llama_fields(r: _Reader, model_type: str) -> dict[str, Any]:
+    """ModelConfig fields from a Llama-family config.json (llama, mistral, mixtral, qwen2)."""
+    d = r.int("hidden_size")
+    heads = r.int("num_attention_heads")
+    if r.cfg.get("head_dim") is not None:
+        head_dim = r.int("head_dim")
+    elif d % heads:
+        raise r.fail(f"field 'hidden_size'={d} is not a multiple of 'num_attention_heads'="
+                     f"{heads} and there is no 'head_dim'.")
+    else:
+        head_dim = d // heads
+    attention_bias = r.bool("attention_bias", False)
+    window = None
+    if model_type in ("mistral", "mixtral") or (
+            model_type == "qwen2" and r.bool("use_sliding_window", False)):
+        window = r.int("sliding_window", default=None)
+    experts = r.int("num_local_experts", default=1) if model_type == "mixtral" else 1
+    return dict(
+        n_layers=r.int("num_hidden_layers"), d_model=d, n_heads=heads,
+        n_kv_heads=r.int("num_key_value_heads", default=heads), head_dim=head_dim,
+        d_ff=r.int("intermediate_size"), vocab_size=r.int("vocab_size"), gated_mlp=True,
+        tied_embeddings=r.bool("tie_word_embeddings", False), n_experts=experts,
+        top_k=r.int("num_experts_per_tok", default=2) if experts > 1 else 1,
+        norm="rmsnorm", qkv_bias=attention_bias or model_type == "qwen2",
+        out_bias=attention_bias, mlp_bias=r.bool("mlp_bias", False), positional="rope",
+        max_context=r.int("max_position_embeddings", default=4096), sliding_window=window,
+        rope_theta=r.float("rope_theta"))
 
 
 def from_hf_config(path_or_dict: Any, name: str | None = None) -> ModelConfig:
@@ -750,46 +794,7 @@ def from_hf_config(path_or_dict: Any, name: str | None = None) -> ModelConfig:
     source = Source(src, f"Hugging Face config.json (model_type {model_type!r}) read by "
                          f"lib.models.from_hf_config", "", "")
 
-    if model_type == "gpt2":
-        d = r.int("n_embd", "hidden_size")
-        heads = r.int("n_head", "num_attention_heads")
-        if d % heads:
-            raise ValueError(f"{where}: field 'n_embd'={d} is not a multiple of "
-                             f"'n_head'={heads}.")
-        kwargs: dict[str, Any] = dict(
-            n_layers=r.int("n_layer", "num_hidden_layers"), d_model=d, n_heads=heads,
-            n_kv_heads=heads, head_dim=d // heads, d_ff=r.int("n_inner", default=4 * d),
-            vocab_size=r.int("vocab_size"), gated_mlp=False,
-            tied_embeddings=r.bool("tie_word_embeddings", True), norm="layernorm",
-            qkv_bias=True, out_bias=True, mlp_bias=True, positional="learned",
-            max_context=r.int("n_positions", "n_ctx", "max_position_embeddings", default=1024))
-    else:
-        d = r.int("hidden_size")
-        heads = r.int("num_attention_heads")
-        if "head_dim" in cfg and cfg["head_dim"] is not None:
-            head_dim = r.int("head_dim")
-        elif d % heads:
-            raise ValueError(f"{where}: field 'hidden_size'={d} is not a multiple of "
-                             f"'num_attention_heads'={heads} and there is no 'head_dim'.")
-        else:
-            head_dim = d // heads
-        attention_bias = r.bool("attention_bias", False)
-        window = None
-        if model_type in ("mistral", "mixtral") or (
-                model_type == "qwen2" and r.bool("use_sliding_window", False)):
-            window = r.int("sliding_window", default=None)
-        experts = r.int("num_local_experts", default=1) if model_type == "mixtral" else 1
-        kwargs = dict(
-            n_layers=r.int("num_hidden_layers"), d_model=d, n_heads=heads,
-            n_kv_heads=r.int("num_key_value_heads", default=heads), head_dim=head_dim,
-            d_ff=r.int("intermediate_size"), vocab_size=r.int("vocab_size"), gated_mlp=True,
-            tied_embeddings=r.bool("tie_word_embeddings", False),
-            n_experts=experts,
-            top_k=r.int("num_experts_per_tok", default=2) if experts > 1 else 1,
-            norm="rmsnorm", qkv_bias=attention_bias or model_type == "qwen2",
-            out_bias=attention_bias, mlp_bias=r.bool("mlp_bias", False), positional="rope",
-            max_context=r.int("max_position_embeddings", default=4096), sliding_window=window,
-            rope_theta=r.float("rope_theta"))
+    kwargs = _gpt2_fields(r) if model_type == "gpt2" else _llama_fields(r, model_type)
     try:
         return ModelConfig(name, label=name, source=source, **kwargs)
     except ValueError as exc:

@@ -56,9 +56,9 @@ Conventions, each a choice a chapter can question:
   norms, residual adds and the router are replicated. Every count is per device. The
   all-reduces that join the devices are costed by :mod:`lib.comm`.
 
-Introduced in chapters/04_transformer_arithmetic.ipynb; attention's two kernels in
-chapters/05_prefill.ipynb; the mixture of experts in chapters/06_decode.ipynb; tensor
-parallelism in chapters/07_mental_model.ipynb.
+Introduced in chapters/04_transformer_arithmetic.ipynb (the mixture of experts too);
+attention's fused and unfused kernels in chapters/05_prefill.ipynb; tensor parallelism in
+chapters/07_mental_model.ipynb.
 
 Examples
 --------
@@ -83,7 +83,8 @@ from lib.dtypes import bytes_per_element
 from lib.kernels import Kernel
 from lib.models import KV_DTYPES, WEIGHT_DTYPES, ModelConfig
 
-__all__ = ["OP_NAMES", "ROOFS", "ATTENTION_OPS", "ForwardPass", "Op", "forward_pass",
+__all__ = ["OP_NAMES", "ROOFS", "ATTENTION_OPS", "ForwardPass", "KernelCounts", "Op",
+           "forward_pass",
            "activation_dtype_for", "ops", "compulsory_bytes", "attention_flops_per_token",
            "embedding", "norms", "qkv_projection", "kv_write", "attention", "output_projection",
            "residual_adds", "router", "mlp_up", "activation", "mlp_down", "expert_combine",
@@ -200,8 +201,26 @@ class ForwardPass:
         return self.tokens if self.all_logits else self.batch
 
 
+class KernelCounts:
+    """An op's counts, read from its ``kernel`` (:class:`lib.kernels.Kernel`) under op names.
+
+    Shared by :class:`Op` and :class:`lib.inference.OpCost`.
+    """
+
+    kernel: Kernel
+
+    flops = property(lambda self: self.kernel.flops, doc="FLOP of this op in the whole forward.")
+    exps = property(lambda self: self.kernel.exps, doc="Exponentials among the FLOPs.")
+    bytes = property(lambda self: self.kernel.bytes_moved, doc="All bytes it moves.")
+    bytes_weights = property(lambda self: self.kernel.bytes_weights, doc="Weight bytes read.")
+    bytes_kv = property(lambda self: self.kernel.bytes_kv, doc="KV-cache bytes read and written.")
+    bytes_act = property(lambda self: self.kernel.bytes_act, doc="Activation bytes moved.")
+    arithmetic_intensity = property(lambda self: self.kernel.intensity,
+                                    doc="FLOP per byte; ``inf`` where it moves no bytes.")
+
+
 @dataclass(frozen=True)
-class Op:
+class Op(KernelCounts):
     """One operation of a forward pass: its kernel summed over the layers, per device.
 
     ``calls`` counts the kernel launches per forward (one per layer, or 0 for a part of
@@ -215,15 +234,6 @@ class Op:
     kernel: Kernel
     roof: str
     calls: int
-
-    flops = property(lambda self: self.kernel.flops, doc="FLOP of this op in the whole forward.")
-    exps = property(lambda self: self.kernel.exps, doc="Special-function evaluations among the FLOPs.")
-    bytes = property(lambda self: self.kernel.bytes_moved, doc="All bytes it moves.")
-    bytes_weights = property(lambda self: self.kernel.bytes_weights, doc="Weight bytes read.")
-    bytes_kv = property(lambda self: self.kernel.bytes_kv, doc="KV-cache bytes read and written.")
-    bytes_act = property(lambda self: self.kernel.bytes_act, doc="Activation bytes read and written.")
-    arithmetic_intensity = property(lambda self: self.kernel.intensity,
-                                    doc="FLOP per byte; ``inf`` where it moves no bytes.")
 
 
 def activation_dtype_for(weight_dtype: str) -> str:

@@ -70,7 +70,7 @@ READ_L3 = (L3_8 - 128_255 * 4096) * 2   # bytes a decode step reads: all but 128
 READ_L13 = (L13 - 31_999 * 5120) * 2
 BY_HAND = {
     # chapter 1
-    "ch01.llama13b-h200-ms": (L13 * 2 / 4.8e12 * 1e3, 1e-9),
+    "ch01.llama13b-h200-ms": (READ_L13 / 4.8e12 * 1e3, 1e-9),
     "ch01.bytes-in-flight-h100-pcie": (2e12 * 658.4 / 1.755e9 / 1e3, 1e-6),
     "ch01.fused-ops-h100": (67 / 3.35 * 8, 1e-9),
     "ch01.dot-share-h100": (0.5 * 3.35e12 / 989.4e12 * 100, 1e-3),

@@ -51,3 +51,32 @@ def test_ignore_output_tag_only_where_output_truly_varies(path):
         src = cell.source
         assert ".live()" in src or "perf_counter" in src or "timeit" in src, \
             f"{path.name}: nbval-ignore-output on a cell that is neither a live widget nor a timing:\n{src[:200]}"
+
+
+def _significant_digits(text: str) -> int:
+    mantissa = text.lower().split("e")[0].lstrip("-").replace(".", "").lstrip("0")
+    return len(mantissa.rstrip("0")) if "." in text.lower().split("e")[0] else len(mantissa)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_glued_numbers_keep_six_significant_figures(path):
+    """lib.book.glue stores whole numbers exactly and other numbers to 6 significant figures,
+    so that a catalog edit or a numpy release does not change digits no reader sees."""
+    long = []
+    for index, _, out in _outputs(path):
+        name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+        text = out.get("data", {}).get("application/papermill.record/text/plain")
+        if name is None or text is None:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            continue                      # a glued string or figure
+        if not value.is_integer() and _significant_digits(text) > 6:
+            long.append((index, name, text))
+    assert not long, f"{path.name}: glued with more than 6 significant figures: {long}"
+
+
+def test_significant_digits():
+    assert [_significant_digits(t) for t in ("295.343", "0.00411", "1.23457e-09", "12",
+                                             "-4.5")] == [6, 3, 6, 2, 2]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from lib import widgets
@@ -29,6 +28,13 @@ def test_bars_are_shares_of_the_per_op_time(explorer):
     assert sum(widths) == pytest.approx(1.0)
     assert max(widths) == explorer.bars["MLP up"].get_width()
     assert "compute-bound" in explorer.bar_title.get_text()
+
+
+def test_readout_gives_the_floor(explorer):
+    explorer.set(prompt_len=1024, batch=1, weight_dtype="bf16", model="llama-3-8b",
+                 device="h100-sxm", fused=True)
+    floor_line = [ln for ln in explorer.info.get_text().splitlines() if ln.startswith("floor")]
+    assert len(floor_line) == 1 and "fastest possible" in floor_line[0]
 
 
 def test_few_tokens_on_a_small_model_are_memory_bound(explorer):

@@ -23,9 +23,20 @@ def _explorer_first_m(dtype: str, device: str = "h100-sxm", d: int = 4096) -> in
                                         dev.memory_bandwidth))
 
 
+#: Tensor cores per SM and dense FP16 multiply-adds per tensor core per clock on the A100
+#: (Ampere whitepaper, nvidia_ampere_whitepaper); its SMs and clock are catalog figures.
+A100_TENSOR_CORES_PER_SM, A100_FMA_PER_TENSOR_CORE = 4, 256
+
+
+def _a100_peak() -> float:
+    a100 = hardware.get("a100-sxm-80gb")
+    return kernels.peak_flops_from_units(a100.sm_count * A100_TENSOR_CORES_PER_SM,
+                                         A100_FMA_PER_TENSOR_CORE, a100.boost_clock_hz)
+
+
 register("ch02.a100-peak",
          "432 tensor cores x 256 FMA per clock x 2 FLOP per FMA x 1.41e9 clocks per second.",
-         lambda: kernels.peak_flops_from_units(432, 256, 1.41e9),
+         _a100_peak,
          rel_tol=0.02, unit="FLOP/s", fmt=fmt_flop_rate)
 
 register("ch02.square-intensity",
@@ -50,7 +61,8 @@ register("ch02.tiled-intensity",
 
 register("ch02.wave-efficiency",
          "count the tiles (ceil(m/128) x ceil(n/256)), the waves (ceil(tiles/132)), then tiles / (waves x 132).",
-         lambda: kernels.gemm_waves(2304, 2304, 128, 256, 132).efficiency,
+         lambda: kernels.gemm_waves(2304, 2304, 128, 256,
+                                    hardware.get("h100-sxm").sm_count).efficiency,
          rel_tol=0.03, unit="", fmt=lambda x: f"{x:.1%}")
 
 register("ch02.explorer-first-m",

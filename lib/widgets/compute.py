@@ -18,7 +18,8 @@ from matplotlib.ticker import FuncFormatter
 from lib import hardware, kernels
 from lib.exercises.ch02 import EXPLORER_MS as MS  # an exercise asks about the slider's values
 from lib.plotting import COLORS, format_roofline_axes, roof_xy
-from lib.roofline import attainable_flops, bound, kernel_time, ridge_point
+from lib.roofline import attainable_flops, bound_of, kernel_time, math_time, memory_time, \
+    ridge_point
 from lib.units import fmt_bytes, fmt_flop_rate, fmt_flops, fmt_intensity, fmt_time
 from lib.widgets import Control, Explorer
 
@@ -117,16 +118,16 @@ class ComputeExplorer(Explorer):
         self.point_label.xy = (x, y)
         self.point_label.set_text(f"M={m}")
 
-        t_mem = float(gemm.bytes_moved) / bw
-        t_math = float(gemm.flops) / peak
-        self._bar(self.bar_mem, self.t_mem, t_mem, published and t_mem >= t_math)
+        t_mem = float(memory_time(gemm.bytes_moved, bw))
+        t_math = float(math_time(gemm.flops, peak)) if published else 0.0
+        which = bound_of(t_math, t_mem)
+        self._bar(self.bar_mem, self.t_mem, t_mem, published and which == "memory")
         lines = [f"{dev.label}, {dtype}",
                  f"GEMM {m} x {nk} x {nk}: {fmt_flops(gemm.flops)}, {fmt_bytes(gemm.bytes_moved)}",
                  f"intensity   {fmt_intensity(x)}"]
         if published:
-            self._bar(self.bar_math, self.t_math, t_math, t_math > t_mem)
+            self._bar(self.bar_math, self.t_math, t_math, which == "compute")
             t = float(kernel_time(gemm.flops, gemm.bytes_moved, peak, bw))
-            which = bound(gemm.flops, gemm.bytes_moved, peak, bw)
             lines += [f"ridge point {fmt_intensity(ridge)}",
                       f"time >= {fmt_time(t)}, {which}-bound",
                       f"at most {fmt_flop_rate(y)} = {y / peak:.1%} of peak"]

@@ -297,7 +297,7 @@ def critical_batch_figure(device: Any, series: Sequence[tuple[str, str]] = (
         capacity_model: str = "llama-3-8b", ceiling: float = 1e5) -> Figure:
     """Critical batch (decode turns compute-bound) against context, and the batch that fits.
 
-    Each line is :func:`lib.inference.critical_batch` for one ``(model, kv_dtype)``; where
+    Each line is :func:`lib.regimes.critical_batch` for one ``(model, kv_dtype)``; where
     it is infinite (never compute-bound) the line stops at the top edge. The grey line is
     the largest batch of ``capacity_model`` (bf16 KV) that fits in memory; the dashed one
     the naive ridge point, peak / bandwidth.

@@ -17,9 +17,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from lib import hardware, kernels, memory, models
+from lib import capacity, hardware, kernels, memory, models
 from lib.plotting import COLORS, new_figure
-from lib.roofline import ridge_point
+from lib.roofline import memory_time, ridge_point
 from lib.units import fmt_bandwidth, fmt_bytes, fmt_count, fmt_flop_rate, fmt_flops, \
     fmt_intensity, fmt_time
 from lib.widgets import Control, Explorer
@@ -132,7 +132,7 @@ class MemoryExplorer(Explorer):
         bw = dev.memory_bandwidth
         head = f"{KERNELS[kernel]}, {fmt_count(n)} elements, {dtype} on {dev.short_label}"
         if dtype not in dev.peak_flops:
-            t_mem = float(k.bytes_moved) / bw
+            t_mem = float(memory_time(k.bytes_moved, bw))
             times, fracs = [np.nan, t_mem, t_mem], [np.nan, 1.0]
             lines = [head, f"{dev.vendor} publishes no {dtype} peak: only the memory time "
                      "is known"]
@@ -169,8 +169,8 @@ class MemoryExplorer(Explorer):
 
 # --- the chapter's static figures ----------------------------------------------------
 
-def transfer_figure(device: hardware.Device, size_range: tuple[float, float] = (1.0, 1e10)
-                    ) -> Figure:
+def transfer_figure(device: "str | hardware.Device",
+                    size_range: tuple[float, float] = (1.0, 1e10)) -> Figure:
     """Effective bandwidth against transfer size for each level of ``device``'s hierarchy.
 
     Levels with both a bandwidth and a latency in the catalog get the curve
@@ -182,10 +182,11 @@ def transfer_figure(device: hardware.Device, size_range: tuple[float, float] = (
 
     Examples
     --------
-    >>> fig = transfer_figure(hardware.get("h100-pcie"))
+    >>> fig = transfer_figure("h100-pcie")
     >>> len(fig.axes[0].lines)   # 3 curves, 3 peaks, 3 half-peak dots, 2 links
     11
     """
+    device = hardware.get(device)
     fig, ax = new_figure(7.0, 4.4)
     n = np.logspace(np.log10(size_range[0]), np.log10(size_range[1]), 400)
     for i, lv in enumerate(lv for lv in device.levels if lv.bandwidth is not None):
@@ -217,8 +218,8 @@ def transfer_figure(device: hardware.Device, size_range: tuple[float, float] = (
     return fig
 
 
-def share_figure(kernel_list: Sequence[kernels.Kernel], devices: Sequence[hardware.Device],
-                 dtype: str = "bf16") -> Figure:
+def share_figure(kernel_list: Sequence[kernels.Kernel],
+                 devices: Sequence["str | hardware.Device"], dtype: str = "bf16") -> Figure:
     """Share of each device's peak ``dtype`` FLOP/s that each kernel can use, at best.
 
     Introduced in chapters/01_memory_bound.ipynb.
@@ -229,6 +230,7 @@ def share_figure(kernel_list: Sequence[kernels.Kernel], devices: Sequence[hardwa
     >>> len(fig.axes[0].patches)
     1
     """
+    devices = [hardware.get(d) for d in devices]
     fig, ax = new_figure(7.0, 1.2 + 0.16 * len(kernel_list) * (1 + len(devices)))
     height = 0.8 / len(devices)
     y = np.arange(len(kernel_list))[::-1]
@@ -250,7 +252,7 @@ def share_figure(kernel_list: Sequence[kernels.Kernel], devices: Sequence[hardwa
     return fig
 
 
-def fusion_figure(device: hardware.Device, n: int, dtype: str = "fp32",
+def fusion_figure(device: "str | hardware.Device", n: int, dtype: str = "fp32",
                   max_ops: int = 1024) -> Figure:
     """Time of a chain of 1 ... ``max_ops`` elementwise ops over ``n`` elements, fused and not.
 
@@ -262,10 +264,11 @@ def fusion_figure(device: hardware.Device, n: int, dtype: str = "fp32",
 
     Examples
     --------
-    >>> fig = fusion_figure(hardware.get("a100-sxm-40gb"), 2**28)
+    >>> fig = fusion_figure("a100-sxm-40gb", 2**28)
     >>> len(fig.axes[0].lines)
     4
     """
+    device = hardware.get(device)
     fig, ax = new_figure(7.0, 4.0)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -293,34 +296,37 @@ def fusion_figure(device: hardware.Device, n: int, dtype: str = "fp32",
     return fig
 
 
-def decode_bytes_figure(model: models.ModelConfig, device: hardware.Device,
+def decode_bytes_figure(model: "str | models.ModelConfig", device: "str | hardware.Device",
                         cases: Sequence[tuple[int, int]] = ((1, 1024), (1, 4096), (8, 4096),
                                                             (16, 4096)),
                         dtype: str = "bf16") -> Figure:
     """Bytes one decode step reads from memory: the weights once, plus every sequence's KV cache.
 
     Each bar is one ``(batch, context)`` case. The weights are read once per step
-    whatever the batch; each sequence's KV cache is its own. The label gives the
-    time those bytes take at ``device``'s peak bandwidth (activations, a few KiB
-    per layer, are too small to draw).
+    whatever the batch: :func:`lib.memory.weight_stream` of ``model.params_read``, every
+    weight but the embedding table, of which a token reads its own row (a batch of B
+    reads B rows, a few KiB more, too little to draw). Each sequence's KV cache is its
+    own. The label gives the time those bytes take at ``device``'s peak bandwidth
+    (activations, a few KiB per layer, are too small to draw).
 
     Introduced in chapters/01_memory_bound.ipynb.
 
     Examples
     --------
-    >>> fig = decode_bytes_figure(models.get("llama-2-7b"), hardware.get("h100-sxm"))
+    >>> fig = decode_bytes_figure("llama-2-7b", "h100-sxm")
     >>> len(fig.axes[0].patches)
     8
     """
+    model, device = models.get(model), hardware.get(device)
     fig, ax = new_figure(7.0, 1.8 + 0.45 * len(cases))
-    weights = model.weight_bytes(dtype)
-    per_token = model.kv_bytes_per_token(dtype)
-    kv = np.array([b * per_token * model.kv_tokens(c) for b, c in cases])
+    weights = memory.weight_stream(model.params_read, dtype).bytes_moved
+    kv = np.array([capacity.kv_cache_bytes(model, b, c, dtype) for b, c in cases])
     y = np.arange(len(cases))[::-1]
     ax.barh(y, [weights] * len(cases), color=COLORS[0], height=0.6,
             label=f"weights: {fmt_bytes(weights)}, read once per step")
     ax.barh(y, kv, left=weights, color=COLORS[1], height=0.6,
-            label=f"KV cache: {fmt_bytes(per_token, binary=True)} per token, per sequence")
+            label=f"KV cache: {fmt_bytes(model.kv_bytes_per_token(dtype), binary=True)} per "
+                  "token, per sequence")
     bw = device.memory_bandwidth
     for yy, k in zip(y, kv):
         total = weights + k

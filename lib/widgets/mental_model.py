@@ -49,8 +49,9 @@ PROMPTS = (512, 2048, 4096)
 PREFILL_COLOR, DECODE_COLOR, ROOF_COLOR = COLORS[1], COLORS[0], "0.25"
 
 
-def _roof(ax: Axes, device: hardware.Device, dtype: str) -> float:
+def _roof(ax: Axes, device: "str | hardware.Device", dtype: str) -> float:
     """Draw ``device``'s roof at ``dtype`` with its ridge marked; return the ridge."""
+    device = hardware.get(device)
     peak, bw = device.peak(dtype), device.memory_bandwidth
     ax.plot(*roof_xy(peak, bw, X_RANGE), color=ROOF_COLOR, lw=2)
     ridge = ridge_point(peak, bw)

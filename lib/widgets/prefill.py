@@ -4,8 +4,10 @@ The explorer's left panel places every op of one prefill (:func:`lib.inference.p
 device's roofline, each at its own intensity and under its own roof: the matmuls
 against the weights under the matmul dtype's roof, attention's two matmuls under the
 activation dtype's, the elementwise ops (norms, softmax, residual adds) under the
-vector (FP32) roof. The right panel splits the per-op time, the estimate of the
-time to first token (TTFT), into the ops' shares, coloured by the roof that bounds each.
+vector (FP32) roof, their exponentials on the special-function units. The right panel
+splits the per-op time, the estimate of the time to first token (TTFT), into the ops'
+shares, coloured by the bound of each; the readout gives the floor beside it
+(:attr:`lib.inference.Estimate.floor_s`), which no implementation beats.
 
 Controls: prompt length, batch, precision (static on the website), and the model,
 the device and the attention kernel (live only). The figure functions at the end draw
@@ -29,7 +31,7 @@ from lib.exercises.ch05 import EXPLORER_PROMPTS as PROMPTS  # an exercise asks a
 from lib.inference import attention_share
 from lib.transformer import OP_NAMES
 from lib.plotting import COLORS, MARKERS, format_roofline_axes, new_figure, roof_xy
-from lib.roofline import attainable_flops, ridge_point
+from lib.roofline import ridge_point
 from lib.units import fmt_bytes, fmt_count, fmt_intensity, fmt_time
 from lib.widgets import Control, Explorer
 
@@ -121,7 +123,7 @@ class PrefillExplorer(Explorer):
                      for n, r in self.rows.items()}
         self.bar_text = {n: dyn(bx.text(0.0, r, "", va="center", ha="left", fontsize=8))
                          for n, r in self.rows.items()}
-        self.bar_title = dyn(bx.set_title("TTFT", fontsize=10))
+        self.bar_title = dyn(bx.set_title("TTFT", fontsize=9))
 
     def update(self, *, prompt_len: int, batch: int, weight_dtype: str, model: str,
                device: str, fused: bool, **_: Any) -> None:
@@ -182,14 +184,15 @@ class PrefillExplorer(Explorer):
         mfu = float(inference.mfu(est, total))
         lines = [
             f"intensity {fmt_intensity(float(est.arithmetic_intensity))} (ridge {ridge:.0f})",
-            f"MFU at the roofline {mfu:.0%}; {fmt_count(float(est.tokens_per_s))} tokens/s",
+            f"MFU at the per-op time {mfu:.0%}; {fmt_count(float(est.tokens_per_s))} tokens/s",
+            f"floor {fmt_time(float(est.floor_s))}, the fastest possible",
             f"memory {fmt_bytes(float(est.memory_required))}"
             + ("" if est.fits else ": does NOT fit"),
         ]
         if prompt_len > m.max_context:
             lines.append(f"(beyond {model}'s {m.max_context}-token context)")
         self.info.set_text("\n".join(lines))
-        self.bar_title.set_text(f"TTFT {fmt_time(total)} (per op), {est.bound}-bound")
+        self.bar_title.set_text(f"TTFT {fmt_time(total)} per op, {est.bound}-bound")
 
 
 # --- the chapter's static figures ----------------------------------------------------

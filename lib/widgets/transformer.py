@@ -308,7 +308,7 @@ def op_bytes_figure(estimates: Sequence[inference.Estimate],
                     va="center", fontsize=7.5)
         ax.set_xlim(0, top * 1.15)
         ax.set_yticks(y, names, fontsize=8)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_bytes(v, digits=2)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_bytes(v, digits=3)))
         ax.tick_params(axis="x", labelsize=7.5)
         ax.grid(True, axis="x", alpha=0.3)
         ax.set_title(f"{title}\n{fmt_bytes(float(est.bytes))} in all (weights "
