@@ -7,9 +7,11 @@ Conventions (stated once in chapters/03_roofline.ipynb):
   every output written once, as a kernel with perfect on-chip reuse would do.
   Real kernels move at least this much, so the roofline time is a lower bound;
 * elementwise non-linear operations (``exp``, ``rsqrt``, a compare) count as
-  1 FLOP each, so softmax and the norms are rough counts, and they are
-  memory-bound by orders of magnitude whatever the exact count. The exponentials
-  are counted apart as well (``Kernel.exps``): a GPU evaluates them on slower units;
+  1 FLOP each, so softmax and the norms are rough counts; standalone, they are
+  memory-bound whatever the exact count. The exponentials are counted apart as well
+  (``Kernel.exps``): a GPU evaluates them on special-function units a few hundred
+  times slower than its tensor cores, which leaves a standalone softmax memory-bound
+  by only a factor of a few (chapter 5; :mod:`lib.inference` costs them there);
 * bytes are split into weights, KV cache and activations (every other operand).
 
 All sizes broadcast: ``gemm(m=[1, 16, 256], n=4096, k=4096)`` is three kernels.
