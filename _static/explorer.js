@@ -2,9 +2,10 @@
  *
  * A page marks a place with <div class="lib-explorer" data-explorer="NAME"></div>.
  * At build time lib.widgets.render_static wrote _static/explorers/NAME/manifest.js
- * and one PNG per combination of the explorer's static controls. This script loads
- * the manifest and shows those frames behind the same controls: no Python, no CDN,
- * and it works from file:// as well as from a server.
+ * and one lossless WebP frame per combination of the explorer's static options. This
+ * script loads the manifest and shows those frames, at the size they were drawn,
+ * behind the same controls: no Python, no CDN, and it works from file:// as well as
+ * from a server.
  */
 (function () {
   "use strict";
@@ -26,7 +27,8 @@
     host.innerHTML = "";
     var panel = el("div", { "class": "lib-explorer-controls" });
     var figure = el("figure", { "class": "lib-explorer-figure" });
-    var img = el("img", { "class": "lib-explorer-image", width: "600", height: "352" });
+    var img = el("img", { "class": "lib-explorer-image", width: String(m.width),
+                                 height: String(m.height) });
     var caption = el("figcaption", { "aria-live": "polite" });
     figure.appendChild(img);
     figure.appendChild(caption);
@@ -71,9 +73,12 @@
       panel.appendChild(row);
     });
 
-    var fixed = m.fixed.map(function (f) { return f.label + " = " + f.value; }).join("; ");
+    var fixed = m.fixed.map(function (f) { return f.label + " = " + f.value; })
+      .concat((m.partial || []).map(function (p) {
+        return p.label + ": " + p.shown + " of " + p.of + " options";
+      })).join("; ");
     caption.textContent = "Pre-rendered by the book's lib at build time" +
-      (fixed ? " (fixed here: " + fixed + ")" : "") +
+      (fixed ? " (here: " + fixed + ")" : "") +
       ". Run this chapter in JupyterLab (make lab) to move every control live.";
     host.appendChild(panel);
     host.appendChild(figure);

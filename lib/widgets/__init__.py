@@ -12,21 +12,24 @@ The same object serves two audiences:
 * in JupyterLab, :meth:`Explorer.live` returns ipywidgets controls and an
   image that the callback refreshes;
 * on the static website, where no Python runs, :func:`render_static` renders the
-  figure for every combination of the controls marked ``static`` at build time,
-  and ``_static/explorer.js`` shows those frames behind the same controls.
+  figure for every combination of the controls' static options at build time,
+  as lossless WebP (the colours are exactly the live figure's), and
+  ``_static/explorer.js`` shows those frames at their size behind the same controls.
 
 Each chapter's explorer lives in its own module below this package and is
 registered, by import path, in :data:`REGISTRY`.
 
-Introduced in chapters/03_roofline.ipynb.
+Introduced in chapters/01_memory_bound.ipynb.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import itertools
 import json
+from importlib import metadata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +42,8 @@ from PIL import Image
 
 from lib._validate import choice
 
-__all__ = ["Control", "Explorer", "REGISTRY", "get", "render_static"]
+__all__ = ["Control", "Explorer", "REGISTRY", "MAX_STATIC_BYTES", "get", "read_manifest",
+           "render_static", "source_key"]
 
 #: Explorer name -> "module:Class". One line per chapter's explorer.
 REGISTRY: dict[str, str] = {
@@ -53,6 +57,10 @@ REGISTRY: dict[str, str] = {
 }
 
 DPI = 80
+
+#: Every frame of one explorer, together, as a host sends them: what a reader who moves
+#: every control loads. The page-weight budget of the site (tests/site) is 2 MB.
+MAX_STATIC_BYTES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -70,10 +78,12 @@ class Control:
     default : int
         Index of the default option.
     kind : {"slider", "dropdown"}
-    static : bool
-        Whether the static website pre-renders every option of this control
-        (others stay at their default there). Keep the product of static option
-        counts small: each combination is one image.
+    static : bool or tuple of str
+        Which options the static website pre-renders: ``True`` all of them,
+        ``False`` none (the control stays at its default there), or the labels of
+        a few (which must include the default's), e.g. three devices of thirteen.
+        Keep the product of static option counts small: each combination is one
+        image, and all of an explorer's frames stay under :data:`MAX_STATIC_BYTES`.
     """
 
     name: str
@@ -81,7 +91,7 @@ class Control:
     options: tuple[tuple[str, Any], ...]
     default: int = 0
     kind: str = "slider"
-    static: bool = True
+    static: bool | tuple[str, ...] = True
 
     def __post_init__(self) -> None:
         if not self.options:
@@ -91,6 +101,12 @@ class Control:
                 f"default={self.default} for control {self.name!r} must index its "
                 f"{len(self.options)} options.")
         choice("kind", self.kind, ["slider", "dropdown"])
+        if not isinstance(self.static, bool):
+            for label in self.static:
+                choice(f"static option of control {self.name!r}", label, self.labels)
+            if self.labels[self.default] not in self.static:
+                raise ValueError(f"static={self.static!r} for control {self.name!r} must include "
+                                 f"its default, {self.labels[self.default]!r}.")
 
     @property
     def values(self) -> list[Any]:
@@ -99,6 +115,15 @@ class Control:
     @property
     def labels(self) -> list[str]:
         return [lab for lab, _ in self.options]
+
+    @property
+    def static_indices(self) -> tuple[int, ...]:
+        """Indices of the options the static website offers, in option order."""
+        if self.static is True:
+            return tuple(range(len(self.options)))
+        if self.static is False:
+            return ()
+        return tuple(i for i, lab in enumerate(self.labels) if lab in self.static)
 
 
 class Explorer:
@@ -159,8 +184,24 @@ class Explorer:
         self.values.update(changes)
         self.update(**self.values)
 
-    def render_png(self, quantize: bool = False) -> bytes:
-        """The figure as PNG bytes; ``quantize`` shrinks it to a 64-colour palette."""
+    def render_png(self) -> bytes:
+        """The figure as PNG bytes (fast compression, for the live view)."""
+        out = io.BytesIO()
+        self._image().save(out, format="PNG", compress_level=1)
+        return out.getvalue()
+
+    def render_frame(self) -> bytes:
+        """The figure as a static website's frame: lossless WebP.
+
+        Pixel for pixel the image :meth:`render_png` encodes (a palette would shift
+        colours: 64 colours once turned the compute explorer's orange brown), and
+        about the size a 64-colour PNG was.
+        """
+        out = io.BytesIO()
+        self._image().save(out, format="WEBP", lossless=True, quality=100, method=2, exact=True)
+        return out.getvalue()
+
+    def _image(self) -> Image.Image:
         canvas = self.fig.canvas
         if self._background is None:
             canvas.draw()  # lays the figure out once, without the dynamic artists
@@ -172,13 +213,7 @@ class Explorer:
             self.fig.draw_artist(artist)
         width, height = canvas.get_width_height()
         image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        image = image.convert("RGB")
-        out = io.BytesIO()
-        if quantize:
-            image.quantize(colors=64).save(out, format="PNG", optimize=True)
-        else:
-            image.save(out, format="PNG", compress_level=1)
-        return out.getvalue()
+        return image.convert("RGB")
 
     def live(self):
         """Controls and the figure as ipywidgets, for JupyterLab."""
@@ -202,11 +237,16 @@ class Explorer:
         return w.VBox([*widgets, image])
 
     def static_states(self) -> Iterator[tuple[tuple[int, ...], dict[str, Any]]]:
-        """Every combination of the static controls' options (others at default)."""
-        static = [c for c in self.controls if c.static]
-        for idx in itertools.product(*(range(len(c.options)) for c in static)):
+        """Every combination of the static options (other controls at their default).
+
+        Yields ``(positions, values)``: ``positions`` index each static control's
+        *static* options (what the static page's controls count), ``values`` are the
+        keyword values for :meth:`set`.
+        """
+        static = [c for c in self.controls if c.static_indices]
+        for idx in itertools.product(*(range(len(c.static_indices)) for c in static)):
             values = {c.name: c.values[c.default] for c in self.controls}
-            values.update({c.name: c.values[i] for c, i in zip(static, idx)})
+            values.update({c.name: c.values[c.static_indices[i]] for c, i in zip(static, idx)})
             yield idx, values
 
 
@@ -222,29 +262,80 @@ def get(name: str) -> Explorer:
     return getattr(importlib.import_module(module), cls)()
 
 
+def source_key(name: str) -> str:
+    """What a static explorer's frames depend on: :mod:`lib`'s source and the renderers.
+
+    A digest of every ``.py`` file of the ``lib`` package (the explorer, the cost model
+    and the catalog it draws) and of the versions of matplotlib, numpy and Pillow.
+    """
+    digest = hashlib.sha256(name.encode())
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    for package in ("matplotlib", "numpy", "pillow"):
+        digest.update(f"{package}=={metadata.version(package)}".encode())
+    return digest.hexdigest()[:20]
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """The manifest a ``manifest.js`` registers, or None if there is none to read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    start, end = text.find("register("), text.rfind(");")
+    try:
+        return json.loads(text[start + len("register("):end])
+    except ValueError:
+        return None
+
+
 def render_static(name: str, outdir: Path) -> int:
     """Write ``name``'s pre-rendered frames and ``manifest.js`` under ``outdir/name``.
 
-    The manifest lists the static controls and their option labels; frame files are
-    named by option indices (``f_2_0.png``). Returns the number of frames written.
+    The manifest lists the static controls with their static options' labels, the
+    frames' size in pixels, and the file of each combination keyed by option
+    positions (``"2_0"``). Frames are named by their content, so identical frames are
+    stored once and a browser's cache keeps those that did not change. A build whose
+    :func:`source_key` matches the manifest already there reuses its frames without
+    rendering; files no manifest names are removed. Returns the number of frames.
     """
-    explorer = get(name)
     target = Path(outdir) / name
+    key = source_key(name)
+    old = read_manifest(target / "manifest.js")
+    if old and old.get("source") == key and all(
+            (target / f).is_file() for f in old["frames"].values()):
+        return len(old["frames"])
+
+    explorer = get(name)
     target.mkdir(parents=True, exist_ok=True)
     frames = {}
     for idx, values in explorer.static_states():
         explorer.set(**values)
-        fname = "f_" + "_".join(map(str, idx)) + ".png"
-        (target / fname).write_bytes(explorer.render_png(quantize=True))
+        data = explorer.render_frame()
+        fname = hashlib.sha256(data).hexdigest()[:16] + ".webp"
+        if not (target / fname).is_file():
+            (target / fname).write_bytes(data)
         frames["_".join(map(str, idx))] = fname
-    static = [c for c in explorer.controls if c.static]
+    for stale in target.iterdir():
+        if stale.name != "manifest.js" and stale.name not in frames.values():
+            stale.unlink()
+    width, height = explorer.fig.canvas.get_width_height()
+    static = [c for c in explorer.controls if c.static_indices]
     manifest = {
         "name": name,
         "title": explorer.title,
+        "source": key,
+        "width": width,
+        "height": height,
         "controls": [{"name": c.name, "label": c.label, "kind": c.kind,
-                      "options": c.labels, "default": c.default} for c in static],
+                      "options": [c.labels[i] for i in c.static_indices],
+                      "default": c.static_indices.index(c.default)} for c in static],
         "fixed": [{"label": c.label, "value": c.labels[c.default]}
-                  for c in explorer.controls if not c.static],
+                  for c in explorer.controls if not c.static_indices],
+        "partial": [{"label": c.label, "shown": len(c.static_indices), "of": len(c.options)}
+                    for c in static if len(c.static_indices) < len(c.options)],
         "frames": frames,
     }
     (target / "manifest.js").write_text(
