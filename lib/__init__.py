@@ -7,6 +7,9 @@ above it):
   their sizes; the one table every listing prints as; numbers glued into the prose
 * ``hardware`` -- the sourced device catalog (dense peaks, bandwidth, capacity, hierarchy,
   compute units, special-function rate, links), each figure with its provenance
+* ``measurements`` -- published measurements of real runs on catalog devices (a matrix
+  product's best FLOP/s, an attention kernel's, a decode loop's tokens per second), each
+  with its conditions and source
 * ``roofline`` -- attainable FLOP/s, ridge, kernel time, the one tie rule, MBU and MFU
 * ``kernels`` -- FLOPs and bytes (split into weights, KV cache and activations) of every
   kernel: vector ops, dot, GEMV, GEMM, norms, softmax, activation, lookup, attention
@@ -18,8 +21,9 @@ above it):
 * ``inference`` -- what it costs on a device: per-op time, floor, prefill, decode
 * ``regimes`` -- where the bound flips: critical batch, shortest compute-bound prompt
 * ``cli`` -- the ``python -m lib`` calculator
-* ``plotting``, ``widgets``, ``exercises`` -- figures, the chapters' explorers, and
-  feedback on exercise answers (they compute nothing the modules above do not)
+* ``plotting``, ``diagrams``, ``widgets``, ``exercises`` -- plots, schematic diagrams of
+  the mechanisms, the chapters' explorers, and feedback on exercise answers (they compute
+  nothing the modules above do not)
 
 Import what you need explicitly, e.g. ``from lib import hardware, roofline``.
 """

@@ -11,7 +11,7 @@ Everything is per device: with tensor parallelism over ``tp`` devices each holds
 ``1 / tp`` of the weights and its share of the KV heads. Activations and workspace are
 not counted (a serving engine reserves a few GB for them: use ``memory_fraction``).
 
-Introduced in chapters/06_decode.ipynb.
+Introduced in chapters/04_transformer_arithmetic.ipynb.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def kv_cache_bytes(model: "str | ModelConfig", batch: ArrayLike, context: ArrayL
     or the sliding window when smaller (:meth:`lib.models.ModelConfig.kv_tokens`), and
     the bytes per token count the KV heads this device holds.
 
-    Introduced in chapters/06_decode.ipynb.
+    Introduced in chapters/04_transformer_arithmetic.ipynb.
 
     Examples
     --------

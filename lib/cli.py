@@ -25,7 +25,7 @@ and ``peak_known``, with every op.
 The arithmetic lives in :mod:`lib.models` and :mod:`lib.inference`; this module
 only parses, calls them and prints.
 
-Introduced in chapters/07_mental_model.ipynb.
+Introduced in chapters/04_transformer_arithmetic.ipynb.
 
 Examples
 --------
@@ -346,7 +346,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: Any = None, stderr: Any =
 
     0 on success, 2 on bad input (one line on stderr, no traceback).
 
-    Introduced in chapters/07_mental_model.ipynb.
+    Introduced in chapters/04_transformer_arithmetic.ipynb.
 
     Examples
     --------

@@ -17,7 +17,7 @@ applied to a link: small messages (a decode step's few kilobytes) see only laten
 large ones (a long prefill's megabytes) the bandwidth. NCCL's tree and NVLS algorithms
 change the latency term; they are not modelled.
 
-Introduced in chapters/07_mental_model.ipynb.
+Introduced in chapters/03_roofline.ipynb.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def ring_all_reduce(nbytes: ArrayLike, devices: ArrayLike, link_bandwidth: Array
     base_latency : array_like
         Start-up cost of the whole collective, seconds.
 
-    Introduced in chapters/07_mental_model.ipynb.
+    Introduced in chapters/03_roofline.ipynb.
 
     Examples
     --------

@@ -1,6 +1,7 @@
 """Number formats and their sizes.
 
-Introduced in chapters/03_roofline.ipynb (how precision moves both roofs).
+Introduced in chapters/07_mental_model.ipynb; the formats themselves, and how precision moves
+both roofs, in chapters/02_compute_bound.ipynb.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def bytes_per_element(dtype: str) -> float:
 def is_integer(dtype: str) -> bool:
     """Whether ``dtype`` is an integer format (its peak is quoted in OP/s, not FLOP/s).
 
-    Introduced in chapters/03_roofline.ipynb (the conventions box).
+    Introduced in chapters/02_compute_bound.ipynb (integer peaks are OP/s, not FLOP/s).
 
     Examples
     --------

@@ -76,7 +76,7 @@ def compute_dtype_for(weight_dtype: str, device: "str | Device") -> str:
     weights are weight-only quantisation, dequantised to bf16 (pass ``compute_dtype``
     to :func:`forward` for W8A8-style int8 compute).
 
-    Introduced in chapters/04_transformer_arithmetic.ipynb.
+    Introduced in chapters/07_mental_model.ipynb.
 
     Examples
     --------
@@ -404,7 +404,7 @@ def forward(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike
     -------
     Estimate
 
-    Introduced in chapters/04_transformer_arithmetic.ipynb.
+    Introduced in chapters/05_prefill.ipynb.
 
     Examples
     --------
@@ -472,7 +472,7 @@ def prefill(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike
     Its ``time_s`` is the per-op time to first token (TTFT), ``floor_s`` its floor.
     Keywords as in :func:`forward`.
 
-    Introduced in chapters/05_prefill.ipynb.
+    Introduced in chapters/04_transformer_arithmetic.ipynb.
 
     Examples
     --------
@@ -493,7 +493,7 @@ def decode(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike,
     Its ``time_s`` is the per-op time per output token (TPOT), ``floor_s`` its floor.
     Keywords as in :func:`forward` (``all_logits`` does not apply).
 
-    Introduced in chapters/06_decode.ipynb.
+    Introduced in chapters/04_transformer_arithmetic.ipynb.
 
     Examples
     --------
@@ -516,7 +516,7 @@ def ttft(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike,
          prompt_len: ArrayLike, **kwargs: Any) -> Any:
     """Time to first token, seconds: :func:`prefill`'s per-op ``time_s``.
 
-    Introduced in chapters/07_mental_model.ipynb.
+    Introduced in chapters/05_prefill.ipynb.
 
     Examples
     --------
@@ -530,7 +530,7 @@ def tpot(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike,
          context: ArrayLike, **kwargs: Any) -> Any:
     """Time per output token, seconds: :func:`decode`'s per-op ``time_s``.
 
-    Introduced in chapters/07_mental_model.ipynb.
+    Introduced in chapters/06_decode.ipynb.
 
     Examples
     --------
@@ -654,7 +654,7 @@ def mbu(estimate: Estimate, measured_time_s: ArrayLike) -> Any:
     :func:`lib.roofline.achieved_fraction` of the estimate's bytes (per-op, activations
     included).
 
-    Introduced in chapters/07_mental_model.ipynb.
+    Introduced in chapters/06_decode.ipynb.
 
     Examples
     --------
@@ -672,7 +672,7 @@ def mfu(estimate: Estimate, measured_time_s: ArrayLike) -> Any:
     :func:`lib.roofline.achieved_fraction` of the estimate's FLOPs; a ``ValueError``
     where the device publishes no peak.
 
-    Introduced in chapters/07_mental_model.ipynb.
+    Introduced in chapters/05_prefill.ipynb.
 
     Examples
     --------
@@ -748,7 +748,7 @@ def roofline_point(estimate: Estimate) -> tuple[Any, Any]:
     intensity when every op is bound by the same roof, and lies a little below it
     otherwise (the time is summed op by op).
 
-    Introduced in chapters/07_mental_model.ipynb.
+    Introduced in chapters/06_decode.ipynb.
 
     Examples
     --------

@@ -73,7 +73,7 @@ class Kernel:
     ``flops``: a GPU runs them on separate, much slower units (chapter 5). All fields may
     be arrays of one broadcast shape.
 
-    Introduced in chapters/01_memory_bound.ipynb.
+    Introduced in chapters/03_roofline.ipynb.
 
     Examples
     --------
@@ -257,7 +257,7 @@ def gemm_at(m: ArrayLike, n: ArrayLike, k: ArrayLike, precision: str) -> tuple[K
     Precision moves both roofs: the bytes per element (the intensity) and the compute
     roof the tensor cores offer for the math's dtype (chapter 3).
 
-    Introduced in chapters/03_roofline.ipynb.
+    Introduced in chapters/02_compute_bound.ipynb.
 
     Examples
     --------
@@ -478,7 +478,7 @@ def attention(batch: ArrayLike, queries: ArrayLike, keys: ArrayLike, pairs: Arra
     (Kernel, Kernel, Kernel)
         ``Q K^T`` (Q and K read), softmax (FLOPs and exps), ``P V`` (V read, O written).
 
-    Introduced in chapters/04_transformer_arithmetic.ipynb (FLOPs) and
+    Introduced in chapters/03_roofline.ipynb (FLOPs) and
     chapters/05_prefill.ipynb (fused and unfused traffic, tiles).
 
     Examples

@@ -21,7 +21,7 @@ The catalog's values are read from each model's ``config.json`` on the Hugging
 Face Hub (the ``source`` of each entry); :func:`from_hf_config` reads any local
 ``config.json`` of the same families.
 
-Introduced in chapters/04_transformer_arithmetic.ipynb.
+Introduced in chapters/01_memory_bound.ipynb.
 
 Examples
 --------
@@ -589,7 +589,7 @@ def names() -> list[str]:
 def get(name: "str | ModelConfig") -> ModelConfig:
     """Look a model up by catalog name (case-insensitive); a ``ModelConfig`` is returned as is.
 
-    Introduced in chapters/04_transformer_arithmetic.ipynb.
+    Introduced in chapters/01_memory_bound.ipynb.
 
     Examples
     --------

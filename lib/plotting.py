@@ -4,7 +4,7 @@ Helpers return the :class:`~matplotlib.figure.Figure` they draw and never call
 ``plt.show()``; nothing here touches global ``rcParams``. A notebook displays a
 figure by making it the last expression of a cell.
 
-Introduced in chapters/03_roofline.ipynb.
+Introduced in chapters/01_memory_bound.ipynb.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Roof:
 def roof(device: "str | Device", dtype: str = "bf16") -> Roof:
     """The roofline of ``device`` computing in ``dtype``.
 
-    Introduced in chapters/03_roofline.ipynb.
+    Introduced in chapters/01_memory_bound.ipynb.
 
     Examples
     --------
@@ -86,7 +86,7 @@ def roof_xy(peak_flops: float, memory_bandwidth: float,
 def new_figure(width: float = 7.0, height: float = 4.3) -> tuple[Figure, Axes]:
     """A figure and axes that Jupyter shows once, when returned from a cell.
 
-    Introduced in chapters/03_roofline.ipynb.
+    Introduced in chapters/02_compute_bound.ipynb.
 
     The figure is closed in pyplot's registry straight away, so the inline backend
     does not show it a second time, and many figures do not accumulate.
@@ -120,7 +120,7 @@ def roofline_plot(roofs: Sequence[Roof], kernels: Sequence[Kernel] = (),
                   kernel_roofs: Sequence[int] | None = None) -> Figure:
     """Draw one or more rooflines and place kernels on the first.
 
-    Introduced in chapters/03_roofline.ipynb.
+    Introduced in chapters/01_memory_bound.ipynb.
 
     Each roof is a line (memory slope, then the flat compute roof) with its ridge
     point marked by a dotted vertical line. Each kernel is a point at its

@@ -8,7 +8,7 @@ latency target meets it only up to some batch (:func:`largest_batch_within`). Ea
 sweep of :mod:`lib.inference` read with the book's one tie rule
 (:func:`lib.roofline.bound_of`, via each estimate's ``bound``).
 
-Introduced in chapters/05_prefill.ipynb (prompt), chapters/06_decode.ipynb (batch) and
+Introduced in chapters/06_decode.ipynb (prompt), chapters/06_decode.ipynb (batch) and
 chapters/07_mental_model.ipynb (ceiling, latency target).
 """
 
@@ -105,7 +105,7 @@ def decode_ceiling(model: "str | ModelConfig", device: "str | Device", context: 
     device's ridge point no batch makes decode compute-bound (:func:`critical_batch` is
     ``inf``). Keywords as in :func:`lib.inference.decode`.
 
-    Introduced in chapters/07_mental_model.ipynb.
+    Introduced in chapters/06_decode.ipynb.
 
     Examples
     --------

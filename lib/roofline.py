@@ -19,7 +19,7 @@ When compute and memory traffic overlap perfectly a kernel takes
 compared with the model by :func:`achieved_fraction` (MFU- and MBU-style
 utilisation) and :func:`roofline_fraction` (how close to the roofline's bound).
 
-Introduced in chapters/03_roofline.ipynb.
+Introduced in chapters/01_memory_bound.ipynb.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def arithmetic_intensity(flops: ArrayLike, bytes_moved: ArrayLike) -> float | np
 def ridge_point(peak_flops: ArrayLike, memory_bandwidth: ArrayLike) -> float | np.ndarray:
     """The intensity (FLOP/byte) where the memory roof meets the compute roof.
 
-    Introduced in chapters/03_roofline.ipynb.
+    Introduced in chapters/01_memory_bound.ipynb.
 
     Examples
     --------
@@ -111,7 +111,7 @@ def kernel_time(flops: ArrayLike, bytes_moved: ArrayLike, peak_flops: ArrayLike,
                 memory_bandwidth: ArrayLike) -> float | np.ndarray:
     """Roofline lower bound on a kernel's time: ``max(flops / peak, bytes / bandwidth)`` seconds.
 
-    Introduced in chapters/03_roofline.ipynb.
+    Introduced in chapters/02_compute_bound.ipynb.
 
     Examples
     --------
@@ -127,7 +127,7 @@ def bound(flops: ArrayLike, bytes_moved: ArrayLike, peak_flops: ArrayLike,
           memory_bandwidth: ArrayLike) -> str | np.ndarray:
     """Which roof sets the time: ``"memory"`` or ``"compute"`` (ties count as compute).
 
-    Introduced in chapters/03_roofline.ipynb.
+    Introduced in chapters/02_compute_bound.ipynb.
 
     Examples
     --------
@@ -220,7 +220,8 @@ def achieved_fraction(work: ArrayLike, seconds: ArrayLike, peak_rate: ArrayLike
     above 1 means the counts or the peak are wrong (the kernel beat its roof):
     check the dtype, sparse-vs-dense peaks and whether caches served the bytes.
 
-    Introduced in chapters/03_roofline.ipynb.
+    Introduced in chapters/01_memory_bound.ipynb (a vector add measured on your
+    machine); MBU and MFU in chapters/03_roofline.ipynb.
 
     Examples
     --------
@@ -267,7 +268,7 @@ def first_compute_bound(sizes: ArrayLike, bounds: ArrayLike) -> float:
     with M tokens this is the *critical batch*: below it the weights' traffic sets the
     time, above it the math.
 
-    Introduced in chapters/03_roofline.ipynb.
+    Introduced in chapters/02_compute_bound.ipynb.
 
     Examples
     --------

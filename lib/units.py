@@ -107,7 +107,7 @@ def fmt_flop_rate(flops_per_s: float, digits: int = 3) -> str:
 def fmt_op_rate(ops_per_s: float, digits: int = 3) -> str:
     """Format an integer-operation rate in OP/s (vendors write "TOPS" for 10^12 OP/s).
 
-    Introduced in chapters/03_roofline.ipynb.
+    Introduced in chapters/02_compute_bound.ipynb.
 
     Examples
     --------

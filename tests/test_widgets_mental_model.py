@@ -42,3 +42,10 @@ def test_explorer_static_frames_and_speed():
         e.set(device=device, batch=256)
         e.render_png()
     assert (time.perf_counter() - start) / 3 < 0.5  # generous: CI machines are shared
+
+
+def test_summary_figure_labels_use_the_books_notation():
+    # pages/notation.md: peak pi, bandwidth beta, bytes Q, FLOPs F, ridge I* = pi / beta
+    texts = " ".join(t.get_text() for t in mm.summary_figure().axes[0].texts)
+    assert "TTFT ≈ $F/\\pi$" in texts and "TPOT ≈ $Q/\\beta$" in texts
+    assert "ridge $I^* = \\pi/\\beta$" in texts

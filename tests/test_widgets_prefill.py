@@ -16,9 +16,10 @@ def explorer():
 
 
 def test_static_frames_and_live_only_controls(explorer):
-    static = [c for c in explorer.controls if c.static]
-    assert math.prod(len(c.options) for c in static) <= 60
-    assert {c.name for c in explorer.controls if not c.static} == {"model", "device", "fused"}
+    offered = {c.name: [c.labels[i] for i in c.static_indices] for c in explorer.controls}
+    assert {name for name, labels in offered.items() if not labels} == {"model", "fused"}
+    assert set(offered["device"]) == {"h100-sxm", "a100-sxm-80gb"} and offered["batch"] == ["1", "8"]
+    assert math.prod(len(v) for v in offered.values() if v) <= 80  # frame bytes: test_widgets
 
 
 def test_bars_are_shares_of_the_per_op_time(explorer):
@@ -57,3 +58,18 @@ def test_memory_that_does_not_fit_is_flagged(explorer):
     assert "does NOT fit" in explorer.info.get_text()
     explorer.set(batch=1)
     assert "does NOT fit" not in explorer.info.get_text()
+
+
+def test_chapter_5_answers_that_follow_from_others():
+    from lib import exercises
+    from lib.exercises import ch05
+
+    # attention's share grows when only the weight GEMMs speed up
+    assert exercises.answer("ch05.attn-share-fp8-8192") > ch05.attention_time_share_pct("bf16")
+    # unfused attention is left of the H100's ridge, fused far right of it
+    assert exercises.answer("ch05.attn-ai-unfused") < 295 < exercises.answer("ch05.attn-ai-fused")
+    # the tiled intensity levels off just below the tile's rows
+    assert 0.9 * ch05.TILE_ROWS < exercises.answer("ch05.tiled-ai-256") < ch05.TILE_ROWS
+    # "QK^T is large": attention is about 1% of the FLOPs, the MLP GEMM alone right of the ridge
+    assert exercises.answer("ch05.attn-flop-share-512") < 2
+    assert exercises.answer("ch05.mlp-up-ai-512") > 295

@@ -16,13 +16,17 @@ Introduced in chapters/01_memory_bound.ipynb.
 
 from __future__ import annotations
 
+import itertools
+
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.text import Text
 
 from lib.plotting import COLORS, new_figure
 
-__all__ = ["canvas", "box", "arrow", "COLORS", "INK", "FAINT"]
+__all__ = ["canvas", "box", "arrow", "texts", "overlapping_texts", "COLORS", "INK", "FAINT"]
 
 #: Text and outline colour, and a faint fill for secondary boxes.
 INK, FAINT = "#222222", "#eeeeee"
@@ -87,3 +91,43 @@ def arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], text: 
         ax.text(mx, my, text, ha="center", va="bottom", fontsize=fontsize, color=color,
                 **text_kw)
     return patch
+
+
+def texts(fig: Figure) -> list[Text]:
+    """Every visible, non-empty text of ``fig``: its axes' and its own.
+
+    Examples
+    --------
+    >>> fig, ax = canvas(4, 2)
+    >>> _ = box(ax, 10, 10, 30, 20, "HBM")
+    >>> [t.get_text() for t in texts(fig)]
+    ['HBM']
+    """
+    found = [t for ax in fig.axes for t in ax.texts] + list(fig.texts)
+    return [t for t in found if t.get_visible() and t.get_text().strip()]
+
+
+def overlapping_texts(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of texts whose drawn boxes intersect, and ``(text, "figure edge")`` for a text
+    that leaves the figure: what a diagram must not have (its tests check it is empty).
+
+    Examples
+    --------
+    >>> fig, ax = canvas(4, 2)
+    >>> _ = box(ax, 10, 10, 30, 20, "HBM")
+    >>> _ = box(ax, 60, 10, 30, 20, "L2")
+    >>> overlapping_texts(fig)
+    []
+    >>> _ = ax.text(11, 20, "HBM, again")
+    >>> overlapping_texts(fig)
+    [('HBM', 'HBM, again')]
+    """
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    page = fig.bbox
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts(fig)]
+    out = [(a, "figure edge") for a, bb in boxes
+           if bb.x0 < page.x0 - 1 or bb.x1 > page.x1 + 1 or bb.y0 < page.y0 - 1
+           or bb.y1 > page.y1 + 1]
+    return out + [(a, b) for (a, ba), (b, bb) in itertools.combinations(boxes, 2)
+                  if ba.overlaps(bb)]

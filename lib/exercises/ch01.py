@@ -1,21 +1,17 @@
 """Exercises of chapters/01_memory_bound.ipynb: each answer is computed by lib.
 
-Units of the answers: milliseconds, kilobytes, megabytes, operations per element and
-per cent, as each exercise's text asks.
+Units of the answers: operations per element, per cent, a speed-up factor and warps, as
+each exercise's text asks.
 """
 
 from lib import hardware, kernels, memory, models
 from lib.exercises import register
 from lib.roofline import ridge_point
 
-
-def _llama_token_ms() -> float:
-    k = memory.weight_stream(models.get("llama-2-13b").params_read, "bf16")
-    return memory.kernel_cost(k, hardware.get("h200")).t_mem * 1e3
-
-
-def _hbm(name: str) -> hardware.MemoryLevel:
-    return memory.level(hardware.get(name), "main memory")
+#: Bytes one thread loads with one instruction in the warps exercise: a 128-bit vector
+#: load, the widest a CUDA thread issues (CUDA C++ Programming Guide, 'Device Memory
+#: Accesses': words of 1, 2, 4, 8 or 16 bytes), and the threads of a warp.
+BYTES_PER_THREAD_LOAD, THREADS_PER_WARP = 16, 32
 
 
 def _fused_ops_to_ridge() -> float:
@@ -25,28 +21,40 @@ def _fused_ops_to_ridge() -> float:
 
 
 def _dot_share() -> float:
-    cost = memory.kernel_cost(kernels.dot(2**24, "bf16"), hardware.get("h100-sxm"), "bf16")
+    """Share of the FP32 vector units a BF16 dot product can keep busy on an H100 SXM."""
+    cost = memory.kernel_cost(kernels.dot(2**24, "bf16"), hardware.get("h100-sxm"), "fp32")
     return 100 * cost.compute_fraction
 
 
-register("ch01.llama13b-h200-ms",
-         "bytes = parameters x 2 (BF16), the embedding table read one row a token; time = "
-         "bytes ÷ the H200's HBM bandwidth.",
-         _llama_token_ms, rel_tol=0.05, unit="ms", fmt=lambda x: f"{x:.2f} ms")
-register("ch01.bytes-in-flight-h100-pcie",
-         "Little's law: bytes in flight = bandwidth x latency, with the measured HBM latency.",
-         lambda: memory.bytes_in_flight(_hbm("h100-pcie").bandwidth,
-                                        _hbm("h100-pcie").latency) / 1e3,
-         rel_tol=0.05, unit="kB", fmt=lambda x: f"{x:.0f} kB")
+def _h200_decode_speedup() -> float:
+    """How much faster the weight stream of Llama 2 7B's batch-1 decode step is on an H200."""
+    step = memory.weight_stream(models.get("llama-2-7b").params_read, "bf16")
+    t = [memory.kernel_cost(step, hardware.get(d), "bf16").time for d in ("h100-sxm", "h200")]
+    return t[0] / t[1]
+
+
+def _warps_per_sm() -> float:
+    """Warps per SM that must each have one 16-byte-per-thread load waiting on HBM for the
+    H100 PCIe to stream at its peak (Little's law with the measured latency)."""
+    d = hardware.get("h100-pcie")
+    hbm = memory.level(d, "main memory")
+    per_sm = memory.bytes_in_flight(hbm.bandwidth, hbm.latency) / d.sm_count
+    return per_sm / (BYTES_PER_THREAD_LOAD * THREADS_PER_WARP)
+
+
 register("ch01.fused-ops-h100",
          "the FP32 ridge point (FP32 peak ÷ bandwidth) times the 8 bytes each element moves.",
          _fused_ops_to_ridge, rel_tol=0.10, unit="ops per element",
          fmt=lambda x: f"{x:.0f} ops per element")
 register("ch01.dot-share-h100",
-         "intensity (1/2 FLOP/byte) x bandwidth ÷ dense BF16 peak, as a percentage.",
-         _dot_share, rel_tol=0.05, unit="%", fmt=lambda x: f"{x:.3f} %")
-register("ch01.size-90pct-h100-pcie",
-         "90 % of peak needs 0.9 / (1 - 0.9) = 9 times bandwidth x latency.",
-         lambda: memory.size_for_fraction(0.9, _hbm("h100-pcie").bandwidth,
-                                          _hbm("h100-pcie").latency) / 1e6,
-         rel_tol=0.05, unit="MB", fmt=lambda x: f"{x:.2f} MB")
+         "intensity (1/2 FLOP/byte in BF16) x bandwidth ÷ the FP32 peak of the vector units, "
+         "as a percentage.",
+         _dot_share, rel_tol=0.05, unit="%", fmt=lambda x: f"{x:.2f} %")
+register("ch01.h200-decode-speedup",
+         "the step reads the same bytes on both; its time is bytes ÷ bandwidth, so the ratio "
+         "of the times is the ratio of the bandwidths.",
+         _h200_decode_speedup, rel_tol=0.02, unit="x", fmt=lambda x: f"{x:.2f}x")
+register("ch01.warps-per-sm-h100-pcie",
+         "bytes in flight = bandwidth x latency (Little's law), shared among the SMs; each "
+         "waiting warp holds 32 threads x 16 bytes.",
+         _warps_per_sm, rel_tol=0.05, unit="warps per SM", fmt=lambda x: f"{x:.1f} warps per SM")

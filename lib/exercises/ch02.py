@@ -9,18 +9,31 @@ from lib.exercises import register
 from lib.roofline import bound, first_compute_bound
 from lib.units import fmt_flop_rate, fmt_intensity
 
+__all__ = ["EXPLORER_MS", "A100_TENSOR_CORES_PER_SM", "A100_FMA_PER_TENSOR_CORE"]
+
 #: The compute explorer's M slider, which the "explorer-first-m" exercise asks about
 #: (lib.widgets.compute uses these).
 EXPLORER_MS = (1, 16, 64, 256, 1024, 4096)
 
 
-def _explorer_first_m(dtype: str, device: str = "h100-sxm", d: int = 4096) -> int:
-    """The smallest of the compute explorer's M values at which gemm(M, d, d) is compute-bound."""
+def _explorer_first_m(precision: str, device: str = "h100-sxm", d: int = 4096) -> float:
+    """The smallest of the compute explorer's M values at which its GEMM is compute-bound,
+    at one of :data:`lib.kernels.PRECISIONS`."""
     dev = hardware.get(device)
     m = np.array(EXPLORER_MS)
-    g = kernels.gemm(m, d, d, dtype)
-    return first_compute_bound(m, bound(g.flops, g.bytes_moved, dev.peak(dtype),
+    g, compute = kernels.gemm_at(m, d, d, precision)
+    return first_compute_bound(m, bound(g.flops, g.bytes_moved, dev.peak(compute),
                                         dev.memory_bandwidth))
+
+
+def _critical_m_sparse(n: int = 4096, k: int = 4096) -> float:
+    """The critical M someone would compute for gemm(M, n, k) with the H100 SXM's 2:4-sparse
+    BF16 figure in place of its dense peak."""
+    h100 = hardware.get("h100-sxm")
+    m = np.arange(1, 8193)
+    g = kernels.gemm(m, n, k, "bf16")
+    return first_compute_bound(m, bound(g.flops, g.bytes_moved, h100.sparse_peak_flops["bf16"],
+                                        h100.memory_bandwidth))
 
 
 #: Tensor cores per SM and dense FP16 multiply-adds per tensor core per clock on the A100
@@ -45,7 +58,8 @@ register("ch02.square-intensity",
          rel_tol=0.02, unit="FLOP/byte", fmt=fmt_intensity)
 
 register("ch02.critical-m-h100",
-         "intensity ~ M K N / (M K + K N + M N) at 16-bit; set it equal to the ridge and solve for M.",
+         "at 16-bit the intensity is M K N / (M K + K N + M N); set it equal to the ridge, solve "
+         "for M and round up.",
          lambda: kernels.critical_m("h100-sxm", 8192, 8192),
          rel_tol=0.05, unit="tokens", fmt=lambda x: f"{x:.0f} rows")
 
@@ -70,3 +84,11 @@ register("ch02.explorer-first-m",
          "BF16 ridge point (about M FLOP/byte against a few hundred).",
          lambda: _explorer_first_m("bf16"), rel_tol=0.01, unit="rows",
          fmt=lambda x: f"M = {x:.0f}")
+register("ch02.explorer-first-m-w8a16",
+         "one-byte weights double the intensity at small M; the roof stays the BF16 one.",
+         lambda: _explorer_first_m("w8a16"), rel_tol=0.01, unit="rows",
+         fmt=lambda x: f"M = {x:.0f}")
+register("ch02.critical-m-sparse-h100",
+         "the same sweep as for the critical M, with the datasheet's 'with sparsity' BF16 "
+         "figure as the compute roof: its ridge is twice the dense one.",
+         _critical_m_sparse, rel_tol=0.02, unit="rows", fmt=lambda x: f"{x:.0f} rows")

@@ -35,6 +35,37 @@ register("ch04.llama2-7b-kv-outweighs-weights",
          fmt=lambda x: f"{x:,.0f} tokens")
 register("ch04.llama3-8b-attention-beats-mlp",
          "the MLP's FLOPs per token (2 x 3 x 4096 x 14336 per layer) ÷ the attention FLOPs per "
-         "cached token (4 x n_heads x head_dim per layer); the layer count cancels.",
+         "cached token (4 h_q d_h per layer); the layer count cancels.",
          lambda: _attention_beats_mlp("llama-3-8b"), rel_tol=0.03, unit="tokens",
          fmt=lambda x: f"{x:,.0f} tokens")
+
+
+def _qkv_row(name: str, quantity: str) -> float:
+    """FLOPs or bytes of the QKV projection in one decode step (batch 1, 4,096 cached)."""
+    p = transformer.forward_pass(name, batch=1, new_tokens=1, cached=4096)
+    op = transformer.qkv_projection(p)
+    return float(op.flops if quantity == "flops" else op.bytes)
+
+
+def _decode_attention_intensity(name: str) -> float:
+    """FLOP per byte of attention (QK^T, softmax, x V) in a decode step, 4,096 cached."""
+    p = transformer.forward_pass(name, batch=1, new_tokens=1, cached=4096)
+    parts = transformer.attention(p)
+    return sum(float(o.flops) for o in parts) / sum(float(o.bytes) for o in parts)
+
+
+register("ch04.llama3-8b-qkv-flops",
+         "2 FLOP per multiply-add x B rows x (h_q + 2 h_kv) d_h columns x d inputs, per layer; "
+         "times L layers.",
+         lambda: _qkv_row("llama-3-8b", "flops"), rel_tol=0.01, unit="FLOP",
+         fmt=lambda x: f"{x / 1e9:.3f} GFLOP")
+register("ch04.llama3-8b-qkv-bytes",
+         "per layer: the d x (h_q + 2 h_kv) d_h weight matrix, plus the input row (d values) "
+         "and the output row ((h_q + 2 h_kv) d_h values), all at 2 bytes; times L layers.",
+         lambda: _qkv_row("llama-3-8b", "bytes"), rel_tol=0.01, unit="bytes",
+         fmt=lambda x: f"{x / 1e9:.3f} GB")
+register("ch04.llama3-8b-decode-attention-intensity",
+         "per cached token and layer: 4 h_q d_h FLOP (two matmuls, every query head) over "
+         "2 h_kv d_h b_kv bytes of K and V.",
+         lambda: _decode_attention_intensity("llama-3-8b"), rel_tol=0.05, unit="FLOP/byte",
+         fmt=lambda x: f"{x:.2f} FLOP/byte")

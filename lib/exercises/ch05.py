@@ -6,16 +6,21 @@ the solution and the check agree.
 
 from __future__ import annotations
 
-import numpy as np
-
-from lib import hardware, inference, models, regimes
+from lib import hardware, inference, kernels, models, regimes
 from lib.exercises import register
 from lib.inference import attention_share
 
 #: Exercise "TTFT by hand": Llama-2-13B, one 4096-token prompt, BF16 on an A100 SXM 80 GB.
 HAND_MODEL, HAND_DEVICE, HAND_PROMPT = "llama-2-13b", "a100-sxm-80gb", 4096
-#: Exercise "unfused attention": Llama-3-8B, batch 1, on an H100 SXM, prompts up to its context.
-LONG_MODEL, LONG_DEVICE = "llama-3-8b", "h100-sxm"
+#: Exercise "attention's intensity": Llama-2-7B (every head its own K and V), one prompt of
+#: its full 4,096-token context, BF16 on an H100 SXM.
+ATTN_MODEL, ATTN_DEVICE, ATTN_PROMPT = "llama-2-7b", "h100-sxm", 4096
+#: Exercise "the tiled intensity": Llama-3-8B, one 8,192-token prompt, BF16 on an H100 SXM,
+#: K and V read once per tile of 256 query rows.
+TILE_MODEL, TILE_PROMPT, TILE_ROWS = "llama-3-8b", 8192, 256
+#: Exercise "QK^T is large": the shortest power-of-two prompt whose prefill is compute-bound
+#: at batch 1 for the explorer's model and device.
+MYTH_PROMPT = 512
 #: Exercise "predict, then check": the explorer's defaults, and its prompt-length slider
 #: (lib.widgets.prefill uses these).
 EXPLORER_MODEL, EXPLORER_DEVICE = "llama-3-8b", "h100-sxm"
@@ -24,13 +29,10 @@ EXPLORER_PROMPTS = (16, 64, 256, 1024, 4096, 8192)
 #: launch (the top of "usually between 5-20 microseconds", Holistic Trace Analysis docs,
 #: "CUDA Kernel Launch Statistics"; references.bib: hta_kernel_launch).
 LAUNCH_MODEL, LAUNCH_PROMPT, LAUNCH_S = "gpt2", 1024, 20e-6
-#: FlashAttention-3 abstract (Shah et al. 2024, arXiv:2407.08608): FP16 "up to 740 TFLOPs/s
-#: (75% utilization)" on H100. A measured ceiling, used to turn a roofline TTFT into a realistic one.
-FA3_FP16_FLOPS = 740e12
 
 
 def ttft_by_hand_ms() -> float:
-    """``2 N P / peak`` in milliseconds, N = every parameter of the model."""
+    """``2 N P / pi`` in milliseconds, N = every parameter of the model, pi the dense BF16 peak."""
     m = models.get(HAND_MODEL)
     return 2 * m.params_total * HAND_PROMPT / hardware.get(HAND_DEVICE).peak("bf16") * 1e3
 
@@ -40,30 +42,35 @@ def ttft_lib_ms() -> float:
     return inference.ttft(HAND_MODEL, HAND_DEVICE, 1, HAND_PROMPT) * 1e3
 
 
-def _long_sweep() -> tuple[np.ndarray, inference.Estimate]:
-    prompts = np.arange(1, models.get(LONG_MODEL).max_context + 1)
-    return prompts, inference.prefill(LONG_MODEL, LONG_DEVICE, 1, prompts,
-                                      fused_attention=False)
+def attention_intensity(fused: bool = True) -> float:
+    """FLOP/byte of attention's scores matmul ``QK^T`` in exercise "attention's intensity"."""
+    est = inference.prefill(ATTN_MODEL, ATTN_DEVICE, 1, ATTN_PROMPT, fused_attention=fused)
+    return float(est.op("attention scores QK^T").arithmetic_intensity)
 
 
-def unfused_half_prompt() -> float:
-    """Shortest prompt whose unfused attention (QK^T, softmax, x V) takes >= half the time."""
-    prompts, est = _long_sweep()
-    share = attention_share(est, "time_s")
-    if not np.any(share >= 0.5):
-        raise ValueError("unfused attention never reaches half the prefill time here")
-    return float(prompts[np.argmax(share >= 0.5)])
+def tiled_intensity() -> float:
+    """FLOP/byte of ``QK^T`` with K and V read once per ``TILE_ROWS`` query rows."""
+    est = inference.prefill(TILE_MODEL, ATTN_DEVICE, 1, TILE_PROMPT, attention_tile=TILE_ROWS)
+    return float(est.op("attention scores QK^T").arithmetic_intensity)
 
 
-def unfused_memory_prompt() -> float:
-    """Shortest prompt, beyond the short-prompt regime, at which unfused prefill is memory-bound again."""
-    prompts, est = _long_sweep()
-    compute = np.asarray(est.bound) == "compute"
-    first_compute = np.argmax(compute)
-    later = np.flatnonzero(~compute[first_compute:])
-    if later.size == 0:
-        raise ValueError("unfused prefill stays compute-bound over the whole context")
-    return float(prompts[first_compute + later[0]])
+def attention_flop_share_pct(prompt_len: int = MYTH_PROMPT) -> float:
+    """Attention's share of a batch-1 prefill's FLOPs, percent (explorer's model and device)."""
+    est = inference.prefill(EXPLORER_MODEL, EXPLORER_DEVICE, 1, prompt_len)
+    return float(attention_share(est, "flops")) * 100
+
+
+def mlp_up_intensity(tokens: int = MYTH_PROMPT) -> float:
+    """FLOP/byte of the explorer model's MLP up projection for ``tokens`` rows, BF16."""
+    m = models.get(EXPLORER_MODEL)
+    return float(kernels.gemm(tokens, m.d_ff, m.d_model, "bf16").intensity)
+
+
+def attention_time_share_pct(weight_dtype: str, prompt_len: int = 8192) -> float:
+    """Attention's share of the per-op time, percent (explorer's model and device, batch 1)."""
+    est = inference.prefill(EXPLORER_MODEL, EXPLORER_DEVICE, 1, prompt_len,
+                            weight_dtype=weight_dtype)
+    return float(attention_share(est, "time_s")) * 100
 
 
 def launch_ratio() -> float:
@@ -85,14 +92,32 @@ register("ch05.ttft-hand-ms",
 register("ch05.ttft-lib-ms",
          "inference.ttft(model, device, batch=1, prompt_len=...) * 1e3.",
          ttft_lib_ms, rel_tol=0.02, unit="ms", fmt=lambda x: f"{x:.0f} ms")
-register("ch05.unfused-half-prompt",
-         "sweep prompt_len with fused_attention=False and compare the three attention ops' "
-         "time with the total.",
-         unfused_half_prompt, rel_tol=0.05, unit="tokens", fmt=lambda x: f"{x:,.0f} tokens")
-register("ch05.unfused-memory-prompt",
-         "with fused_attention=False, find where est.bound turns back to 'memory' after the "
-         "short-prompt regime.",
-         unfused_memory_prompt, rel_tol=0.05, unit="tokens", fmt=lambda x: f"{x:,.0f} tokens")
+register("ch05.attn-ai-fused",
+         "FLOPs 2·h_q·d_h per (query, key) pair, P(P+1)/2 pairs under the mask; bytes: Q and K "
+         "read once, b·d_h·P·(h_q + h_kv).",
+         lambda: attention_intensity(True), rel_tol=0.05, unit="FLOP/byte",
+         fmt=lambda x: f"{x:,.0f} FLOP/byte")
+register("ch05.attn-ai-unfused",
+         "every one of the P² scores per query head is computed and written (b bytes each): "
+         "about 2·d_h/b FLOP per byte.",
+         lambda: attention_intensity(False), rel_tol=0.05, unit="FLOP/byte",
+         fmt=lambda x: f"{x:,.0f} FLOP/byte")
+register("ch05.tiled-ai-256",
+         "K read once per tile gives about t_q FLOP/byte; Q, read once, adds bytes too: "
+         "1/I = 1/t_q + b/P.",
+         tiled_intensity, rel_tol=0.05, unit="FLOP/byte",
+         fmt=lambda x: f"{x:,.0f} FLOP/byte")
+register("ch05.attn-flop-share-512",
+         "4·L·h_q·d_h·P(P+1)/2 FLOPs of attention against about 2·N·P for the weight GEMMs.",
+         attention_flop_share_pct, rel_tol=0.05, unit="%", fmt=lambda x: f"{x:.2f}%")
+register("ch05.mlp-up-ai-512",
+         "2·M·d·d_ff FLOP over 2·(M·d + d·d_ff + M·d_ff) bytes, M = 512.",
+         mlp_up_intensity, rel_tol=0.02, unit="FLOP/byte", fmt=lambda x: f"{x:.0f} FLOP/byte")
+register("ch05.attn-share-fp8-8192",
+         "FP8 halves the weight GEMMs' time; attention's matmuls stay in BF16 and its "
+         "exponentials on the special-function units.",
+         lambda: attention_time_share_pct("fp8"), rel_tol=0.1, unit="%",
+         fmt=lambda x: f"{x:.0f}%")
 register("ch05.first-p-b1",
          "batch 1: the GEMMs see 1 x P rows; compute-bound once that is a few hundred.",
          lambda: regimes.shortest_compute_bound_prompt(EXPLORER_MODEL, EXPLORER_DEVICE, 1,

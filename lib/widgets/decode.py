@@ -31,7 +31,7 @@ from lib.units import fmt_bytes, fmt_count, fmt_intensity, fmt_time
 from lib.widgets import Control, Explorer
 
 __all__ = ["DecodeExplorer", "roofline_figure", "context_figure", "critical_batch_figure",
-           "throughput_latency_figure", "capacity_figure"]
+           "throughput_latency_figure", "capacity_figure", "moe_figure"]
 
 #: A colour for each part of :data:`lib.inference.SPLIT`, in drawing order.
 SPLIT_COLORS = (COLORS[0], COLORS[1], COLORS[5], COLORS[2])
@@ -62,10 +62,12 @@ class DecodeExplorer(Explorer):
     controls = (
         Control("batch", "batch (sequences)", tuple((str(b), b) for b in BATCHES), default=0),
         Control("context", "context (tokens cached)", tuple((f"{c:,}", c) for c in CONTEXTS),
-                default=1),
+                default=1, static=tuple(f"{c:,}" for c in CONTEXTS if c <= 16384)),
         Control("kv_dtype", "KV-cache precision", KV_OPTIONS, default=0, kind="dropdown"),
+        # The website compares the two devices the chapter works by hand (2 MB of frames).
         Control("device", "device", tuple((n, n) for n in DEVICES),
-                default=DEVICES.index("h100-sxm"), kind="dropdown", static=False),
+                default=DEVICES.index("h100-sxm"), kind="dropdown",
+                static=("h100-sxm", "a100-sxm-80gb")),
         Control("model", "model", tuple((m, m) for m in MODELS), default=1, kind="dropdown",
                 static=False),
     )
@@ -448,4 +450,70 @@ def capacity_figure(model: Any, device: Any, cases: Sequence[tuple[int, int]] = 
     ax.legend(fontsize=8, loc="upper center")
     ax.set_title(f"{m.label}: does the batch fit? (activations and workspace not counted)",
                  fontsize=10)
+    return fig
+
+
+def moe_figure(model: Any, dense: Any, device: Any,
+               batches: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
+               context: int = 0) -> Figure:
+    """A mixture of experts against a dense model as the decode batch grows.
+
+    Left: the weight bytes one step reads (:attr:`lib.inference.Estimate.bytes_weights`),
+    with the experts each layer touches (:meth:`lib.models.ModelConfig.experts_touched`)
+    written beside the mixture's points. Right: each step's arithmetic intensity on the
+    device's ridge, and the critical batch of each (:func:`lib.regimes.critical_batch`),
+    where the step turns compute-bound. ``dense`` is the model to compare with, best one
+    with the mixture's active parameters.
+
+    Examples
+    --------
+    >>> fig = moe_figure("mixtral-8x7b", "llama-2-13b", "h200", batches=(1, 16, 1024))
+    >>> len(fig.axes), fig.axes[0].get_xscale()
+    (2, 'log')
+    """
+    moe, den, dev = models.get(model), models.get(dense), hardware.get(device)
+    b = np.asarray(batches)
+    fig, first = new_figure(8.0, 3.7)
+    fig.delaxes(first)
+    left, right = fig.subplots(1, 2)
+    ridge = dev.peak("bf16") / dev.memory_bandwidth
+    for j, m in enumerate((moe, den)):
+        est = inference.decode(m, dev, b, context)
+        color = COLORS[j]
+        style = dict(color=color, marker=MARKERS[j], ms=5, lw=1.8)
+        kind = (f"{m.top_k} of {m.n_experts} experts" if m.is_moe else "dense")
+        label = f"{m.label} ({kind}, {fmt_count(m.params_active, 3)} active)"
+        left.plot(b, np.asarray(est.bytes_weights) / 1e9, label=label, **style)
+        right.plot(b, np.asarray(est.arithmetic_intensity), label=label, **style)
+        crit = float(regimes.critical_batch(m, dev, context=context))
+        if np.isfinite(crit):
+            right.axvline(crit, color=color, ls=":", lw=1.2)
+            right.text(crit / 1.08, 0.04, f"critical\nbatch {crit:,.0f}", ha="right",
+                       va="bottom", fontsize=7.5, color=color,
+                       transform=right.get_xaxis_transform())
+        if m.is_moe:
+            touched = np.asarray(m.experts_touched(b), float)
+            for bb, w, e in zip(b, np.asarray(est.bytes_weights) / 1e9, touched):
+                if bb in (1, 2, 4, 8, 16):
+                    left.annotate(f"{e:.1f}", (bb, w), xytext=(5, -10),
+                                  textcoords="offset points", fontsize=7.5, color=color)
+    left.text(0.97, 0.55, "numbers: experts read per layer\n(uniform routing)",
+              transform=left.transAxes, ha="right", va="center", fontsize=7.5, color=COLORS[0])
+    right.axhline(ridge, color="0.25", ls="--", lw=1)
+    right.text(b[0], ridge * 1.15, f"ridge {fmt_intensity(ridge)}", fontsize=7.5, va="bottom")
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.set_xlabel("batch (sequences)")
+        ax.grid(True, which="major", alpha=0.3)
+    left.set_ylim(0, None)
+    left.set_ylabel("weight bytes read per step (GB)")
+    left.set_title("What a step reads", fontsize=10)
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8, frameon=False)
+    right.set_yscale("log")
+    right.set_ylabel("step's intensity (FLOP/byte)")
+    right.set_title(f"When it turns compute-bound ({dev.short_label})", fontsize=10)
+    fig.suptitle(f"Decode with {fmt_count(context, 3) if context else 'no'} tokens cached: "
+                 "a mixture of experts reads more as the batch grows", fontsize=10)
     return fig

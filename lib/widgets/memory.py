@@ -1,9 +1,12 @@
 """Chapter 1's explorer and figures: where a memory-bound kernel's time goes.
 
 The explorer puts one kernel of a chosen size on a chosen device and shows its
-two lower bounds -- the time the compute units need for its FLOPs and the time
-the memory needs for its bytes -- and how busy each would be. The figure
-functions draw the chapter's static plots.
+two times -- the time the arithmetic units need for its FLOPs, F / pi, and the time
+the memory needs for its bytes, Q / beta -- and how busy each would be. Vector
+kernels (adds, scales, dot products, elementwise chains) run on the general-purpose
+FP32 units whatever format they store, so their compute roof is the FP32 peak; the
+GEMV is a matrix product and meets the roof of its format, as chapter 2 sets matrix
+products (:data:`ROOF`). The figure functions draw the chapter's static plots.
 
 Introduced in chapters/01_memory_bound.ipynb.
 """
@@ -24,7 +27,8 @@ from lib.units import fmt_bandwidth, fmt_bytes, fmt_count, fmt_flop_rate, fmt_fl
     fmt_intensity, fmt_time
 from lib.widgets import Control, Explorer
 
-__all__ = ["MemoryExplorer", "make_kernel", "KERNELS", "transfer_figure", "share_figure",
+__all__ = ["MemoryExplorer", "make_kernel", "KERNELS", "ROOF", "roof_dtype", "transfer_figure",
+           "share_figure",
            "fusion_figure", "decode_bytes_figure"]
 
 #: Explorer kernels: key -> label. ``make_kernel`` builds each at a given size.
@@ -36,6 +40,10 @@ KERNELS = {
     "chain": "8 elementwise ops, unfused",
     "fused": "8 elementwise ops, fused",
 }
+#: The dtype whose peak is each kernel's compute roof (None: the kernel's own format).
+#: Elementwise work and reductions run on the FP32 vector units, not the tensor cores.
+ROOF = {"add": "fp32", "scale": "fp32", "dot": "fp32", "gemv": None, "chain": "fp32",
+        "fused": "fp32"}
 CHAIN_OPS = 8
 SIZES = (2**16, 2**20, 2**24, 2**28)
 DEVICES = ("a100-sxm-80gb", "h100-sxm", "h200", "l4")
@@ -70,6 +78,19 @@ def make_kernel(key: str, n: int, dtype: str) -> kernels.Kernel:
     raise AssertionError  # pragma: no cover
 
 
+def roof_dtype(key: str, dtype: str) -> str:
+    """The dtype of the peak that is kernel ``key``'s compute roof when it stores ``dtype``.
+
+    Introduced in chapters/01_memory_bound.ipynb.
+
+    Examples
+    --------
+    >>> roof_dtype("dot", "bf16"), roof_dtype("gemv", "bf16")
+    ('fp32', 'bf16')
+    """
+    return ROOF[key] or dtype
+
+
 
 
 class MemoryExplorer(Explorer):
@@ -80,7 +101,7 @@ class MemoryExplorer(Explorer):
 
     name = "memory"
     title = "Where a memory-bound kernel's time goes"
-    figsize = (7.5, 5.0)
+    figsize = (7.5, 5.2)
     controls = (
         Control("kernel", "kernel", tuple((lab, key) for key, lab in KERNELS.items()),
                 default=2, kind="dropdown"),
@@ -92,7 +113,7 @@ class MemoryExplorer(Explorer):
     )
 
     def setup(self, fig: Figure) -> None:
-        grid = fig.add_gridspec(3, 1, height_ratios=[0.8, 3, 2])
+        grid = fig.add_gridspec(3, 1, height_ratios=[1.0, 3, 2])
         head = fig.add_subplot(grid[0])
         head.axis("off")
         top = self.top = fig.add_subplot(grid[1])
@@ -100,8 +121,9 @@ class MemoryExplorer(Explorer):
         top.set_xscale("log")
         top.set_xlim(*T_RANGE)
         top.set_ylim(-0.6, 2.6)
-        top.set_yticks([2, 1, 0], ["math: FLOPs ÷ peak", "memory: bytes ÷ bandwidth",
-                                   "kernel ≥ max of the two"], fontsize=8.5)
+        top.set_yticks([2, 1, 0], ["math: $T_\\mathrm{math} = F/\\pi$",
+                                   "memory: $T_\\mathrm{mem} = Q/\\beta$",
+                                   "kernel: the longer of the two"], fontsize=8.5)
         top.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v, 1)))
         top.tick_params(axis="x", labelsize=8)
         top.grid(True, axis="x", alpha=0.3)
@@ -116,7 +138,7 @@ class MemoryExplorer(Explorer):
                                   va="center", fontsize=8.5, linespacing=1.4))
         bottom.set_xlim(0, 100)
         bottom.set_ylim(-0.6, 1.6)
-        bottom.set_yticks([1, 0], ["compute units busy", "memory busy"], fontsize=8.5)
+        bottom.set_yticks([1, 0], ["arithmetic units busy", "memory busy"], fontsize=8.5)
         bottom.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g} %"))
         bottom.tick_params(axis="x", labelsize=8)
         bottom.set_xlabel("share of the device's peak, at best (roofline)", fontsize=8.5)
@@ -131,21 +153,25 @@ class MemoryExplorer(Explorer):
         k = make_kernel(kernel, n, dtype)
         bw = dev.memory_bandwidth
         head = f"{KERNELS[kernel]}, {fmt_count(n)} elements, {dtype} on {dev.short_label}"
-        if dtype not in dev.peak_flops:
+        roof = roof_dtype(kernel, dtype)
+        units = "vector units" if ROOF[kernel] else "tensor cores" if roof != "fp32" else \
+            "FP32 units"
+        if roof not in dev.peak_flops:
             t_mem = float(memory_time(k.bytes_moved, bw))
             times, fracs = [np.nan, t_mem, t_mem], [np.nan, 1.0]
-            lines = [head, f"{dev.vendor} publishes no {dtype} peak: only the memory time "
+            lines = [head, f"{dev.vendor} publishes no {roof} peak: only the memory time "
                      "is known"]
         else:
-            c = memory.kernel_cost(k, dev, dtype)
+            c = memory.kernel_cost(k, dev, roof)
             times = [c.t_math, c.t_mem, c.time]
             fracs = [c.compute_fraction, c.bandwidth_fraction]
-            peak = dev.peak(dtype)
+            peak = dev.peak(roof)
             lines = [head,
-                     f"{fmt_flops(c.flops)} and {fmt_bytes(c.bytes_moved)} moved: "
-                     f"{fmt_intensity(c.intensity)}",
-                     f"ridge {fmt_intensity(ridge_point(peak, bw))} "
-                     f"({fmt_flop_rate(peak)} ÷ {fmt_bandwidth(bw)}): {c.bound}-bound"]
+                     f"F = {fmt_flops(c.flops)}, Q = {fmt_bytes(c.bytes_moved)}: "
+                     f"I = {fmt_intensity(c.intensity)}",
+                     f"π = {fmt_flop_rate(peak)} ({roof}, {units}), β = {fmt_bandwidth(bw)}",
+                     f"ridge I* = π/β = {fmt_intensity(ridge_point(peak, bw))}: "
+                     f"{c.bound}-bound"]
         for bar, label, t in zip(self.bars, self.labels, times):
             if np.isfinite(t):
                 bar.set_width(max(t, T_RANGE[0]) - T_RANGE[0])
@@ -231,24 +257,27 @@ def share_figure(kernel_list: Sequence[kernels.Kernel],
     1
     """
     devices = [hardware.get(d) for d in devices]
-    fig, ax = new_figure(7.0, 1.2 + 0.16 * len(kernel_list) * (1 + len(devices)))
+    fig, ax = new_figure(7.0, 1.6 + 0.16 * len(kernel_list) * (1 + len(devices)))
     height = 0.8 / len(devices)
     y = np.arange(len(kernel_list))[::-1]
+    lowest = 100.0
     for j, dev in enumerate(devices):
         shares = [100 * memory.kernel_cost(k, dev, dtype).compute_fraction for k in kernel_list]
+        lowest = min(lowest, *shares)
         ys = y + (len(devices) / 2 - j - 0.5) * height
         ax.barh(ys, shares, height=height * 0.9, color=COLORS[j % len(COLORS)],
                 label=f"{dev.short_label}, {dtype} peak {fmt_flop_rate(dev.peak(dtype))}")
         for yy, s in zip(ys, shares):
             ax.text(s * 1.15, yy, f"{s:.2g} %", va="center", fontsize=7.5)
     ax.set_xscale("log")
-    ax.set_xlim(1e-3, 100)
+    ax.set_xlim(10 ** np.floor(np.log10(lowest)), 100)
     ax.set_yticks(y, [k.name for k in kernel_list], fontsize=8.5)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g} %"))
     ax.set_xlabel("share of peak FLOP/s the kernel can use (log scale)")
     ax.grid(True, axis="x", which="major", alpha=0.3)
     ax.set_axisbelow(True)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8,
+              frameon=False)
     return fig
 
 

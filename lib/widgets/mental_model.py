@@ -208,11 +208,11 @@ def summary_figure(model: Any = "llama-3-8b", device: Any = "h100-sxm",
     dx, dy = roofline_point(base["decode"])
     lx, _ = roofline_point(lean["decode"])
     label_box = dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.9)
-    ax.annotate("PREFILL: compute-bound\nTTFT ≈ FLOPs ÷ peak = "
+    ax.annotate("PREFILL: compute-bound\nTTFT ≈ $F/\\pi$ = "
                 f"{fmt_time(base['prefill'].time_s)}", (px, py), xytext=(-10, -70),
                 textcoords="offset points", ha="center", fontsize=9, color=PREFILL_COLOR,
                 bbox=label_box, arrowprops=dict(arrowstyle="->", color=PREFILL_COLOR))
-    ax.annotate("DECODE: memory-bound\nTPOT ≈ bytes ÷ bandwidth = "
+    ax.annotate("DECODE: memory-bound\nTPOT ≈ $Q/\\beta$ = "
                 f"{fmt_time(base['decode'].time_s[0])}", (dx[0], dy[0]), xytext=(5, -60),
                 textcoords="offset points", fontsize=9, color=DECODE_COLOR,
                 arrowprops=dict(arrowstyle="->", color=DECODE_COLOR))
@@ -226,7 +226,7 @@ def summary_figure(model: Any = "llama-3-8b", device: Any = "h100-sxm",
             ha="center", va="top", bbox=label_box)
     ax.text(base["ceiling"] / 1.15, Y_RANGE[1] / 2.7, "KV reads cap\ndecode here", fontsize=8,
             color=DECODE_COLOR, ha="right", va="top", bbox=label_box)
-    ax.text(base["ridge"] * 1.15, Y_RANGE[0] * 3, "ridge = peak ÷ bandwidth:\nleft of it, buy "
+    ax.text(base["ridge"] * 1.15, Y_RANGE[0] * 3, "ridge $I^* = \\pi/\\beta$:\nleft of it, buy "
             "bandwidth;\nright of it, buy FLOP/s", fontsize=8, color=ROOF_COLOR, ha="left",
             va="bottom")
     ax.legend(loc="upper left", fontsize=8)

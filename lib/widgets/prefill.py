@@ -64,14 +64,17 @@ class PrefillExplorer(Explorer):
     controls = (
         Control("prompt_len", "prompt length (tokens)", tuple((str(p), p) for p in PROMPTS),
                 default=PROMPTS.index(1024)),
-        Control("batch", "prompts in the batch", tuple((str(b), b) for b in BATCHES), default=0),
+        Control("batch", "prompts in the batch", tuple((str(b), b) for b in BATCHES), default=0,
+                static=("1", "8")),
         Control("weight_dtype", "precision",
                 tuple((label, key) for key, label in PRECISIONS.items()), default=0,
                 kind="dropdown"),
         Control("model", "model", tuple((m, m) for m in MODELS),
                 default=MODELS.index("llama-3-8b"), kind="dropdown", static=False),
+        # The website compares the two devices chapters 5 and 6 work by hand (2 MB of frames).
         Control("device", "device", tuple((n, n) for n in DEVICES),
-                default=DEVICES.index("h100-sxm"), kind="dropdown", static=False),
+                default=DEVICES.index("h100-sxm"), kind="dropdown",
+                static=("h100-sxm", "a100-sxm-80gb")),
         Control("fused", "attention kernel",
                 (("fused (FlashAttention-style)", True), ("unfused (scores through HBM)", False)),
                 default=0, kind="dropdown", static=False),
@@ -183,7 +186,8 @@ class PrefillExplorer(Explorer):
         m = models.get(model)
         mfu = float(inference.mfu(est, total))
         lines = [
-            f"intensity {fmt_intensity(float(est.arithmetic_intensity))} (ridge {ridge:.0f})",
+            f"intensity I = {fmt_intensity(float(est.arithmetic_intensity))} "
+            f"(ridge I* = {ridge:.0f})",
             f"MFU at the per-op time {mfu:.0%}; {fmt_count(float(est.tokens_per_s))} tokens/s",
             f"floor {fmt_time(float(est.floor_s))}, the fastest possible",
             f"memory {fmt_bytes(float(est.memory_required))}"
@@ -265,11 +269,11 @@ def intensity_figure(model: Any, devices: Any, prompts: Any) -> Figure:
         dev = hardware.get(name)
         ridge = ridge_point(dev.peak("bf16"), dev.memory_bandwidth)
         ax.axhline(ridge, color=COLORS[i % len(COLORS)], ls="--", lw=1.3,
-                   label=f"ridge, {dev.label}: {ridge:.0f}")
-    _prompt_axis(ax, "arithmetic intensity (FLOP/byte)")
+                   label=f"{dev.label}: {ridge:.0f}")
+    _prompt_axis(ax, "arithmetic intensity I (FLOP/byte)")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right", title="dashed: ridge I* = π/β", title_fontsize=8)
     ax.set_title(f"{m.label} prefill: intensity grows with the prompt, crossing each ridge")
     return fig
 

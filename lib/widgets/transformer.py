@@ -212,11 +212,11 @@ def flops_context_figure(model: Any, contexts: Sequence[int] | None = None) -> F
     fig, ax = new_figure(7.0, 4.2)
     ax.loglog(ctx, flops, color="black", lw=2.2, label="total per token (lib.transformer)")
     ax.axhline(floor, color=COLORS[0], ls="--", lw=1.5,
-               label=f"2N = 2 × {fmt_count(m.params_active)} = {fmt_flops(floor)}")
+               label=f"$2N$ = 2 × {fmt_count(m.params_active)} = {fmt_flops(floor)}")
     ax.loglog(ctx, attention, color=GROUP_COLORS["context"], lw=1.8,
-              label="attention over the context, 4·L·C·n_heads·head_dim")
+              label=r"attention over the context, $4\,L\,C\,h_q\,d_h$")
     ax.axvline(cross, color="0.4", ls=":", lw=1)
-    ax.text(cross * 1.08, floor / 9, f"attention = matmuls\nat C ≈ {cross:,.0f}", fontsize=8,
+    ax.text(cross * 1.08, floor / 9, f"attention = matmuls\nat $C^*$ ≈ {cross:,.0f}", fontsize=8,
             color="0.3", va="top")
     ax.axvline(m.max_context, color="0.75", lw=1)
     ax.text(m.max_context / 1.08, floor / 40, f"{m.label}'s\nmax_context\n{m.max_context:,}",
@@ -225,7 +225,7 @@ def flops_context_figure(model: Any, contexts: Sequence[int] | None = None) -> F
     ax.set_ylim(floor / 100, flops.max() * 2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_count(v)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_flops(v, 2)))
-    ax.set_xlabel("context C (tokens already in the KV cache)")
+    ax.set_xlabel("context $C$ (tokens already in the KV cache)")
     ax.set_ylabel("FLOPs per generated token")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
@@ -257,7 +257,7 @@ def kv_ratio_figure(names: Sequence[str] | None = None, kv_dtype: str = "bf16",
         ratio = kv_cache_bytes(m, 1, ctx.round(), kv_dtype) / m.weight_bytes(weight_dtype)
         window = f", window {m.sliding_window:,}" if m.sliding_window else ""
         ax.loglog(ctx, ratio, color=COLORS[i % 7], ls=styles[i % 4], lw=1.8,
-                  label=f"{m.label}\n({m.n_kv_heads} KV heads{window})")
+                  label=f"{m.label}\n($h_{{kv}}$ = {m.n_kv_heads}{window})")
     ax.axhline(1.0, color="black", lw=1)
     ax.text(ctx.min() * 1.1, 1.12, "KV cache = weights", fontsize=8)
     ax.set_xlim(ctx.min(), ctx.max())
