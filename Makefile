@@ -13,10 +13,10 @@ help:
 	@echo "make test       lib unit, property and doc tests; nbval on every chapter notebook"
 	@echo "make site-test  browser test of the built website (run make book first)"
 	@echo "make lab-test   every explorer, live in a real JupyterLab, moved control by control"
-	@echo "make lab        open the chapters in JupyterLab"
+	@echo "make lab        open the chapters in JupyterLab, as the website reads (reader/)"
 	@echo "make execute    re-run every notebook in place so committed outputs are current"
 	@echo "make bench      widget and roofline speed, written to _build/bench.json"
-	@echo "make student    notebooks without solutions, in student/"
+	@echo "make student    the reader edition without solutions, in student/"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,8 +53,12 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	else echo "Install Chromium first, e.g. 'sudo apt-get install chromium', or set CHROMIUM=/path/to/chromium"; exit 2; fi
 
+# The reader edition (scripts/reader_edition.py): the chapters' MyST written as JupyterLab
+# renders it, numbers and all. A notebook you changed in reader/ is kept, never overwritten.
+# To edit the book itself, open chapters/ (jupyter lab chapters/), where MyST is source.
 lab: $(STAMP)
-	$(BIN)/jupyter lab chapters/
+	$(BIN)/python scripts/reader_edition.py . reader
+	$(BIN)/jupyter lab --ServerApp.root_dir=reader
 
 execute: $(STAMP)
 	$(BIN)/python scripts/execute_notebooks.py chapters/*.ipynb
@@ -65,7 +69,7 @@ bench: $(STAMP)
 # Notebooks without solutions for students (see README, "Student edition").
 student: $(STAMP)
 	rm -rf student
-	$(BIN)/python scripts/student_edition.py chapters student
+	$(BIN)/python scripts/student_edition.py . student
 
 clean:
 	rm -rf _build student .pytest_cache

@@ -7,6 +7,9 @@
   into ``_static/explorers/NAME/``; ``_static/explorer.js`` shows those frames
   behind kernel-free controls wherever a page holds
   ``<div class="lib-explorer" data-explorer="NAME"></div>``.
+* A chapter's download button offers its *reader edition* (``scripts/reader_edition.py``):
+  the notebook as it reads on the site, numbers filled in, which Jupyter, Colab or VS Code
+  render as the site does; the MyST source would show ``{glue:text}`` roles there.
 * Launch buttons (Binder, Colab, JupyterHub) switch on only when
   ``repository.url`` in ``_config.yml`` names a GitHub repository; left empty,
   they are removed instead of producing links that go nowhere.
@@ -36,6 +39,8 @@ import importlib.util
 import json
 import re
 import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -167,12 +172,31 @@ def _copy_assets(app: Sphinx, exception: Exception | None) -> None:
         script.write_text(FONTAWESOME_STUB, encoding="utf-8")
         script.with_name(script.name + ".map").unlink(missing_ok=True)
 
+    _reader_downloads(Path(app.srcdir), Path(app.outdir))
+
     from lib import widgets
 
     explorers = static / "explorers"
     for name in widgets.REGISTRY:
         n = widgets.render_static(name, explorers)
         logger.info(f"explorer {name}: {n} frames")
+
+
+def _reader_downloads(srcdir: Path, outdir: Path) -> None:
+    """Replace each chapter's downloadable source (``_sources/chapters/*.ipynb``) with its
+    reader edition."""
+    sys.path.insert(0, str(srcdir / "scripts"))
+    try:
+        import reader_edition
+    finally:
+        sys.path.pop(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        written, _ = reader_edition.write(srcdir, Path(tmp))
+        for path in written:
+            rel = path.relative_to(tmp)
+            target = outdir / "_sources" / rel
+            if rel.parts[0] == "chapters" and target.is_file():
+                shutil.copyfile(path, target)
 
 
 def setup(app: Sphinx) -> dict:

@@ -1,8 +1,8 @@
-"""Write the student edition: every chapter notebook with its solutions removed.
+"""Write the student edition: the reader edition of the book without its solutions.
 
 Usage::
 
-    python scripts/student_edition.py SRC DST      # e.g. chapters student  (make student)
+    python scripts/student_edition.py BOOK DST      # e.g. . student   (make student)
 
 A solution is everything from the ``{solution-start}`` directive to its
 ``{solution-end}`` directive, inclusive, whether they sit in cells of their own or share
@@ -10,9 +10,11 @@ a markdown cell with the exercise before or the text after; a markdown-only
 ``{solution}`` directive counts too. Each is replaced by one markdown cell, "Your answer
 here — check a numeric answer with lib.exercises.check(...)" (naming the check the
 removed solution used, if any), and one empty code cell. The removed cells' outputs go
-with them; exercises, narrative, figures and explorers stay. The master notebooks in SRC
-are never written: DST must be another folder. Other files in SRC (images, data) are
-copied alongside, so relative links keep working.
+with them; exercises, narrative, figures and explorers stay. The result is then written
+as the reader edition (``scripts/reader_edition.py``): numbers, citations, equation and
+exercise numbers as on the website, so that it reads right in JupyterLab, with the
+pages (notation, glossary) beside the chapters. The book's sources are never written:
+DST must be another folder.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ from __future__ import annotations
 import argparse
 import copy
 import re
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-#: An opening directive fence: ```{name} / ~~~{name} / :::{name}, possibly indented.
-OPENING = re.compile(r"^(?P<indent>\s{0,3})(?P<fence>`{3,}|~{3,}|:{3,})\{(?P<name>[\w:-]+)\}")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reader_edition  # noqa: E402  (one parser and one writer for both editions)
+from reader_edition import OPENING, closing  # noqa: E402
+
 #: The directives this script acts on.
 START, END, WHOLE = "solution-start", "solution-end", "solution"
 #: Exercise checks named in a removed solution, e.g. exercises.check("ch03.ridge-h100", x).
@@ -50,16 +53,6 @@ class _Answer:
         else:
             calls = "`lib.exercises.check(...)`"
         return PLACEHOLDER.format(call=calls)
-
-
-def _closing(lines: list[str], start: int, fence: str) -> int:
-    """Index of the line that closes the directive opened at ``lines[start]``."""
-    char, n = fence[0], len(fence)
-    close = re.compile(rf"^\s*{re.escape(char)}{{{n},}}\s*$")
-    for j in range(start + 1, len(lines)):
-        if close.match(lines[j]):
-            return j
-    raise ValueError(f"the directive {lines[start].strip()!r} is never closed")
 
 
 def strip_solutions(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
@@ -97,7 +90,7 @@ def strip_solutions(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, i
             m = OPENING.match(lines[i])
             name = m.group("name") if m else None
             if inside is None and name in (START, WHOLE):
-                close = _closing(lines, i, m.group("fence"))
+                close = closing(lines, i, m.group("fence"))
                 items.append(("text", "\n".join(kept), cell))
                 kept = []
                 answer = _Answer()
@@ -112,7 +105,7 @@ def strip_solutions(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, i
             if name == END:
                 if inside is None:
                     raise ValueError(f"cell {index}: {{{END}}} without a {{{START}}} before it")
-                i = _closing(lines, i, m.group("fence")) + 1
+                i = closing(lines, i, m.group("fence")) + 1
                 inside = None
                 continue
             if inside is None:
@@ -169,47 +162,30 @@ def strip_solutions(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, i
     return out, removed
 
 
-def convert(src: Path, dst: Path) -> int:
-    """Write the student version of notebook ``src`` to ``dst``; return solutions removed."""
-    nb = nbformat.read(src, as_version=4)
-    try:
-        student, removed = strip_solutions(nb)
-    except ValueError as exc:
-        raise ValueError(f"{src}: {exc}") from None
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(student, dst)
-    return removed
-
-
-def _skip(path: Path) -> bool:
-    return any(part in (".ipynb_checkpoints", "__pycache__") for part in path.parts)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("src", type=Path, help="folder of master notebooks (or one notebook)")
+    parser.add_argument("book", type=Path, help="the book's root (holds _toc.yml, chapters/)")
     parser.add_argument("dst", type=Path, help="folder to write the student edition into")
     args = parser.parse_args(argv)
-    src, dst = args.src.resolve(), args.dst.resolve()
-    if not src.exists():
-        parser.error(f"src={str(args.src)!r} does not exist")
-    root = src if src.is_dir() else src.parent
-    if dst == root or root in dst.parents:
-        parser.error(f"dst={str(args.dst)!r} must not be (inside) the folder of the master "
-                     "notebooks, which are never written")
-    files = sorted(p for p in (src.rglob("*") if src.is_dir() else [src])
-                   if p.is_file() and not _skip(p.relative_to(root)))
+    if not (args.book / "_toc.yml").is_file():
+        parser.error(f"book={str(args.book)!r} holds no _toc.yml")
     total = 0
-    for path in files:
-        target = dst / path.relative_to(root)
-        if path.suffix == ".ipynb":
-            removed = convert(path, target)
-            total += removed
-            print(f"{path.relative_to(root)}: {removed} solution(s) removed -> {target}")
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-    print(f"student edition in {dst}: {total} solution(s) removed in all")
+
+    def without_solutions(path: Path, nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+        nonlocal total
+        try:
+            student, removed = strip_solutions(nb)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        print(f"{path.relative_to(args.book.resolve())}: {removed} solution(s) removed")
+        total += removed
+        return student
+
+    try:
+        written, kept = reader_edition.write(args.book, args.dst, transform=without_solutions)
+    except ValueError as exc:
+        parser.error(str(exc))
+    reader_edition.report(args.dst, written, kept, f"student edition ({total} solutions removed)")
     return 0
 
 

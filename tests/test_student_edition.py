@@ -10,7 +10,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from test_reader_edition import mini_book
+
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
 _spec = importlib.util.spec_from_file_location("student_edition",
                                                ROOT / "scripts" / "student_edition.py")
 se = sys.modules.setdefault("student_edition", importlib.util.module_from_spec(_spec))
@@ -102,27 +105,32 @@ def test_unterminated_solution_is_an_error():
         se.strip_solutions(nb)
 
 
-def test_command_line_writes_dst_and_leaves_masters_alone(tmp_path, capsys):
-    src, dst = tmp_path / "chapters", tmp_path / "student"
-    src.mkdir()
-    nbformat.write(master(), src / "01_demo.ipynb")
-    (src / "figure.png").write_bytes(b"\x89PNG not really")
-    before = (src / "01_demo.ipynb").read_bytes()
-    assert se.main([str(src), str(dst)]) == 0
-    assert (src / "01_demo.ipynb").read_bytes() == before
-    assert (dst / "figure.png").read_bytes() == b"\x89PNG not really"
-    student = nbformat.read(dst / "01_demo.ipynb", as_version=4)
-    assert "SECRET" not in everything(student)
-    assert "3 solution(s) removed" in capsys.readouterr().out
+def test_command_line_writes_the_reader_edition_without_solutions(tmp_path, capsys):
+    book, dst = mini_book(tmp_path / "book"), tmp_path / "student"
+    nb = nbformat.read(book / "chapters" / "01_one.ipynb", as_version=4)
+    nb.cells[-2].source = "SECRET_CODE = 1\nexercises.check('ch01.x', 7)"
+    nbformat.write(nb, book / "chapters" / "01_one.ipynb")
+    before = {p: p.read_bytes() for p in book.rglob("*") if p.is_file()}
+    assert se.main([str(book), str(dst)]) == 0
+    assert {p: p.read_bytes() for p in book.rglob("*") if p.is_file()} == before
+    student = nbformat.read(dst / "chapters" / "01_one.ipynb", as_version=4)
+    text = everything(student)
+    assert "SECRET" not in text and "Solution to" not in text
+    # It reads as the reader edition: numbers, exercise titles, the pages beside it.
+    assert "> **Exercise 1.1** (By hand)" in text and "Compute 7.0." in text
+    assert "moves 3.35 TB/s" in text
+    assert (dst / "pages" / "glossary.ipynb").is_file()
+    answers = [c for c in student.cells if c.source.startswith("Your answer here")]
+    assert len(answers) == 1 and '`lib.exercises.check("ch01.x", your_answer)`' in answers[0].source
+    out = capsys.readouterr().out
+    assert "chapters/01_one.ipynb: 1 solution(s) removed" in out and "1 solutions removed" in out
 
 
-@pytest.mark.parametrize("dst", [".", "inner"])
-def test_refuses_to_write_into_the_masters(tmp_path, dst):
-    src = tmp_path / "chapters"
-    src.mkdir()
-    nbformat.write(master(), src / "01_demo.ipynb")
+@pytest.mark.parametrize("dst", [".", "chapters", "chapters/inner"])
+def test_refuses_to_write_into_the_sources(tmp_path, dst):
+    book = mini_book(tmp_path / "book")
     with pytest.raises(SystemExit):
-        se.main([str(src), str(src / dst)])
+        se.main([str(book), str(book / dst)])
 
 
 def _names(source: str, ctx) -> set[str]:
@@ -164,3 +172,29 @@ def test_real_chapters_convert(path):
     assert not (defined_removed & used_kept), (
         f"{path.name}: kept cells use {sorted(defined_removed & used_kept)}, defined only "
         "in solutions; define them outside the solution")
+
+
+@pytest.fixture(scope="module")
+def student_edition(tmp_path_factory):
+    dst = tmp_path_factory.mktemp("student")
+    assert se.main([str(ROOT), str(dst)]) == 0
+    return dst
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_every_student_notebook_runs_top_to_bottom(student_edition, path):
+    """What a student is handed runs, from the first cell to the last, in a fresh kernel;
+    every answer placeholder names the check its exercise uses."""
+    from nbclient import NotebookClient
+
+    target = student_edition / "chapters" / path.name
+    nb = nbformat.read(target, as_version=4)
+    master = nbformat.read(path, as_version=4)
+    student_text = "".join(c.source for c in nb.cells)
+    lost = {i for i in se.CHECK_CALL.findall(everything(master)) if f'"{i}"' not in student_text}
+    assert not lost, f"check ids no longer named in the student edition: {sorted(lost)}"
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(target.parent)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert not errors

@@ -7,12 +7,15 @@ For each page (discovered from the build, see conftest.py) in one headless Chrom
   no failed or 404 response;
 * every same-site link points at a file that exists, and every ``#anchor`` at an id on it;
 * every image loaded; every math element rendered by MathJax, no raw TeX left in the text;
-* every explorer (``div.lib-explorer``) has controls and an image, and each control changes
-  the image;
+* every explorer (``div.lib-explorer``) has controls and an image shown at the size it was
+  drawn, and each control changes the image;
 * no Jupyter-widget or thebe control, which would be dead on a static page;
 * launch buttons present exactly when ``repository.url`` is a GitHub repository; the
-  download button offers the page's source, ``.ipynb`` for a notebook, and serves it;
+  download button offers the page's source (a chapter's reader edition, an ``.ipynb``
+  without MyST roles) and serves it;
 * everything the page loads weighs under 2 MB as a gzip-serving host sends it;
+* the reader edition (what the download button serves) numbers sections, equations and
+  exercises as the pages do;
 * a first visit (empty localStorage, light system colours) renders in light mode, and dark
   mode (set through the theme's own localStorage keys) renders too, both with readable
   contrast.
@@ -264,6 +267,11 @@ def check_explorers(page, server) -> list[str]:
             problems.append(f"explorer {name!r}: no pre-rendered image shown "
                             f"({host.inner_text()[:120]!r})")
             continue
+        size = image.evaluate("i => [i.naturalWidth, i.naturalHeight,"
+                              " Number(i.getAttribute('width')), Number(i.getAttribute('height'))]")
+        if size[:2] != size[2:]:
+            problems.append(f"explorer {name!r}: a {size[0]}x{size[1]} frame shown as "
+                            f"{size[2]}x{size[3]}")
         controls = host.locator("select, input[type=range]")
         if controls.count() == 0:
             problems.append(f"explorer {name!r}: no controls")
@@ -324,9 +332,15 @@ def check_buttons(page, server, rel: str, repo: str | None, config: dict) -> lis
             problems.append(f"download {href!r}: HTTP {response.status}")
         elif href.endswith(".ipynb"):
             try:
-                assert "cells" in json.loads(response.body())
+                cells = json.loads(response.body())["cells"]
             except Exception:
                 problems.append(f"download {href!r} is not a notebook")
+            else:
+                markdown = "".join("".join(c["source"]) for c in cells
+                                   if c["cell_type"] == "markdown")
+                if "{glue:text}`" in markdown or "{cite}`" in markdown:
+                    problems.append(f"download {href!r} is the MyST source, not the reader "
+                                    "edition (raw roles would show in Jupyter)")
 
     launch = page.locator(".dropdown-launch-buttons a")
     links = [launch.nth(i).get_attribute("href") or "" for i in range(launch.count())]
@@ -510,3 +524,31 @@ def test_no_page_or_stylesheet_names_an_outside_resource():
                 encoding="utf-8", errors="replace")):
             problems.append(f"{path.relative_to(SITE)}: url({url})")
     assert not problems, "\n".join(problems)
+
+
+def test_the_reader_edition_numbers_as_the_site_does():
+    """Sections, equations and exercises carry the same numbers in the reader edition
+    (JupyterLab, the download button, the student edition) as on the built pages; the
+    download button serves the reader edition (test_page checks it has no MyST role)."""
+    downloads = SITE / "_sources" / "chapters"
+    pages = sorted((SITE / "chapters").glob("*.html"))
+    assert pages, "no chapter pages in the build"
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        site = {
+            "sections": re.findall(r'<h[23][^>]*><span class="section-number">([\d.]+)\. </span>',
+                                   html),
+            "equations": re.findall(r'<span class="eqno">\(([\d.]+)\)', html),
+            "exercises": list(dict.fromkeys(re.findall(
+                r'<p class="admonition-title"><span class="caption-number">Exercise ([\d.]+) ',
+                html))),
+        }
+        nb = json.loads((downloads / f"{page.stem}.ipynb").read_text(encoding="utf-8"))
+        text = "\n\n".join("".join(c["source"]) for c in nb["cells"]
+                           if c["cell_type"] == "markdown")
+        reader = {
+            "sections": re.findall(r"^#{2,3} ([\d.]+)\. ", text, flags=re.M),
+            "equations": re.findall(r"\\tag\{([\d.]+)\}", text),
+            "exercises": re.findall(r"^> \*\*Exercise ([\d.]+)\*\*", text, flags=re.M),
+        }
+        assert reader == site, f"{page.name}: the reader edition numbers differently"
