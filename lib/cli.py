@@ -8,7 +8,8 @@
     python -m lib estimate --model NAME_OR_CONFIG_JSON --hardware NAME --phase {prefill,decode}
         --batch B (--prompt-len P | --context C) [--weight-dtype D] [--kv-dtype D] [--tp N]
         [--compute-dtype D] [--link-bandwidth BW] [--link-latency S] [--unfused-attention]
-        [--json]
+        [--eager] [--json]
+    python -m lib utilisation (the estimate's flags) (--time-s T | --tokens-per-s R) [--json]
 
 Without ``--json`` the output is a :class:`lib.tables.Table` formatted with
 :mod:`lib.units`; with ``--json`` it is one JSON object (or, for ``list``, one
@@ -19,8 +20,15 @@ peak for the precision it needs (the times are then memory-only, ``peak_known`` 
 false, and stderr says so).
 
 The estimate's JSON holds the per-op time ``time_s``, the floor ``floor_s`` (no
-implementation is faster; never above ``time_s``), the communication time ``comm_s``
-and ``peak_known``, with every op.
+implementation is faster; never above ``time_s``), the calibrated estimate ``estimate_s``
+(what a mature engine takes: :mod:`lib.efficiency`; ``--eager`` charges launches without
+CUDA graphs), the communication time ``comm_s`` and ``peak_known``, with every op.
+
+``utilisation`` takes the same workload and a measured time of that forward (``--time-s``,
+or ``--tokens-per-s``: tokens the forward processes per second, all sequences together,
+so ``batch / step time`` in decode and ``batch * prompt / time`` in prefill) and prints
+its MBU, its MFU, the roof it sits nearer, and the measurement over the floor and over
+the calibrated estimate (:func:`lib.inference.utilisation`).
 
 The arithmetic lives in :mod:`lib.models` and :mod:`lib.inference`; this module
 only parses, calls them and prints.
@@ -114,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     """
     p = _Parser(prog=PROG, description="Roofline calculator for LLM inference: models, "
                 "hardware, and what a prefill or a decode step costs.")
-    sub = p.add_subparsers(dest="command", metavar="{list,show,estimate}", required=True)
+    sub = p.add_subparsers(dest="command", metavar="{list,show,estimate,utilisation}",
+                           required=True)
 
     ls = sub.add_parser("list", help="list the catalog's models or hardware")
     ls.add_argument("what", choices=("models", "hardware"))
@@ -128,6 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--json", action="store_true", help="print one JSON object")
 
     es = sub.add_parser("estimate", help="roofline estimate of a prefill or one decode step")
+    _workload_flags(es)
+    ut = sub.add_parser("utilisation", help="MBU, MFU and the nearer roof of a measured time")
+    _workload_flags(ut)
+    given = ut.add_mutually_exclusive_group(required=True)
+    given.add_argument("--time-s", type=_positive_float("seconds, e.g. 0.0095"), default=None,
+                       help="measured time of the forward (one decode step, or the prefill)")
+    given.add_argument("--tokens-per-s", type=_positive_float("tokens/s, e.g. 104.9"),
+                       default=None, help="measured tokens/s of the forward, all sequences "
+                       "together (decode: batch / step time)")
+    return p
+
+
+def _workload_flags(es: argparse.ArgumentParser) -> None:
+    """The flags that describe one forward: shared by ``estimate`` and ``utilisation``."""
     es.add_argument("--model", required=True,
                     help="catalog name, or a Hugging Face config.json (file or folder)")
     es.add_argument("--hardware", required=True, help="catalog device name")
@@ -153,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default: the device's)")
     es.add_argument("--unfused-attention", action="store_true",
                     help="score matrix through main memory (no FlashAttention)")
+    es.add_argument("--eager", action="store_true",
+                    help="calibrated estimate with eager launches (default: CUDA graphs)")
     es.add_argument("--json", action="store_true", help="print one JSON object")
-    return p
 
 
 def resolve_model(text: str) -> models.ModelConfig:
@@ -281,7 +305,37 @@ def _flagged(command: str, what: str, value: str, fn: Callable[[str], Any]) -> A
 
 
 def _estimate(args: argparse.Namespace, out: Any, err: Any) -> None:
-    where = f"{PROG} estimate: error:"
+    est = _forward(args, err, "estimate")
+    if args.json:
+        print(_json(est.to_dict()), file=out)
+    else:
+        print(inference.ops_table(est), file=out)
+
+
+def _utilisation(args: argparse.Namespace, out: Any, err: Any) -> None:
+    est = _forward(args, err, "utilisation")
+    seconds = (args.time_s if args.time_s is not None
+               else float(est.tokens) / args.tokens_per_s)
+    u = inference.utilisation(est, seconds)
+    if args.json:
+        print(_json({**u.to_dict(), "floor_s": est.floor_s, "time_s": est.time_s,
+                     "estimate_s": est.estimate_s}), file=out)
+        return
+    rows = [("measured", fmt_time(seconds)), ("floor", fmt_time(est.floor_s)),
+            ("per-op time", fmt_time(est.time_s)),
+            ("calibrated estimate", fmt_time(est.estimate_s)),
+            ("MBU", f"{u.mbu:.1%}"), ("MFU", "no published peak" if u.mfu is None
+                                      else f"{u.mfu:.1%}"),
+            ("nearer roof", u.nearer), ("measured / floor", f"{u.vs_floor:.2f}"),
+            ("measured / estimate", f"{u.vs_estimate:.2f}")]
+    title = (f"{est.phase}: {est.model} on {est.device}, batch {int(est.batch)}, "
+             f"{int(est.cached)} cached, {int(est.new_tokens)} new each, tp {est.tp}")
+    print(Table(("", "value"), rows, title=title), file=out)
+
+
+def _forward(args: argparse.Namespace, err: Any, command: str) -> inference.Estimate:
+    """The estimate the workload flags describe, with the warnings it deserves on ``err``."""
+    where = f"{PROG} {command}: error:"
     if args.phase == "prefill":
         if args.context is not None:
             raise CliError(f"{where} --context applies to --phase decode; prefill takes "
@@ -296,8 +350,8 @@ def _estimate(args: argparse.Namespace, out: Any, err: Any) -> None:
         if args.context is None:
             raise CliError(f"{where} --phase decode needs --context C (tokens already cached "
                            f"per sequence, >= 0).")
-    m = _flagged("estimate", "model", args.model, resolve_model)
-    d = _flagged("estimate", "hardware", args.hardware, hardware.get)
+    m = _flagged(command, "model", args.model, resolve_model)
+    d = _flagged(command, "hardware", args.hardware, hardware.get)
     try:
         m.kv_heads_per_device(args.tp)
     except ValueError as exc:
@@ -311,7 +365,8 @@ def _estimate(args: argparse.Namespace, out: Any, err: Any) -> None:
                        f"{d.name}; give --link-latency (seconds per message, e.g. 1e-6).")
     kw = dict(weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype, tp=args.tp,
               compute_dtype=args.compute_dtype, fused_attention=not args.unfused_attention,
-              link_bandwidth=args.link_bandwidth, link_latency=args.link_latency)
+              link_bandwidth=args.link_bandwidth, link_latency=args.link_latency,
+              cuda_graphs=not args.eager)
     try:
         if args.phase == "prefill":
             est = inference.prefill(m, d, args.batch, args.prompt_len, **kw)
@@ -335,10 +390,7 @@ def _estimate(args: argparse.Namespace, out: Any, err: Any) -> None:
         print(f"note: {d.vendor} publishes no {', '.join(needed)} peak for {d.name} "
               f"(published: {', '.join(d.peak_flops) or 'none'}); the times count the bytes "
               f"alone (memory-only).", file=err)
-    if args.json:
-        print(_json(est.to_dict()), file=out)
-    else:
-        print(inference.ops_table(est), file=out)
+    return est
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: Any = None, stderr: Any = None) -> int:
@@ -364,8 +416,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: Any = None, stderr: Any =
             _list(args, out)
         elif args.command == "show":
             _show(args, out)
-        else:
+        elif args.command == "estimate":
             _estimate(args, out, err)
+        else:
+            _utilisation(args, out, err)
     except CliError as exc:
         print(" ".join(str(exc).split()), file=err)
         return 2

@@ -571,6 +571,15 @@ _H100_UNITS = _compute_units(
 _NVLINK4 = Provenance("derived", _HOPPER_BLOG, "'H100 includes 18 fourth-generation NVLink "
                       "links to provide 900 GB/sec total bandwidth': 450 GB/s each direction")
 _PCIE4 = "PCIe Gen4 x16: 64 GB/s bidirectional, 32 GB/s each direction"
+_RTX4090_PCIE = Source(
+    "https://www.techpowerup.com/review/nvidia-geforce-rtx-4090-pci-express-scaling/29.html",
+    "'NVIDIA GeForce RTX 4090 PCI-Express Scaling', conclusion: 'half the bandwidth of its "
+    "native PCIe setting of PCI-Express 4.0 x16'", _READ, "techpowerup_4090_pcie")
+_MI300X_RCCL = Source(
+    "https://github.com/ROCm/system-acceptance-docs/blob/"
+    "b754ce72603b9bb8a23c557cfcd5a16c2815e04c/docs/mi300x/performance-bench.rst",
+    "RCCL example output, all_reduce_perf -g 8 (graph 0): 8 KB in 43.72 us, 4 KB in 45.01 us",
+    _READ, "amd_mi300x_acceptance")
 
 _DEVICES = [
     Device(
@@ -675,11 +684,12 @@ _DEVICES = [
         sparse_peak_flops=_m(tf32=165.2, bf16=330.4, fp16=330.4, fp8=660.6, int8=1321.2),
         memory_bandwidth=1008 * GB, memory_capacity=24 * GB, memory_type="GDDR6X", source=_ADA,
         notes="GeForce tensor cores run FP16/BF16/FP8 at half rate with FP32 accumulate, the "
-              "mode frameworks use; with FP16 accumulate FP16 reaches 330.3 TFLOPS. No NVLink; "
-              "the catalog holds no PCIe figure for it.",
-        **_compute_units(128, 2520e6,
-                         Provenance("datasheet", _ADA, "Appendix A: 128 SMs"),
-                         Provenance("datasheet", _ADA, "Appendix A: Boost Clock 2520 MHz"))),
+              "mode frameworks use; with FP16 accumulate FP16 reaches 330.3 TFLOPS. No NVLink: "
+              "two cards talk over PCIe Gen4 x16.",
+        **_link("PCIe Gen4 x16", 32 * GB, Provenance("derived", _RTX4090_PCIE, _PCIE4),
+                _PCIE_LAT, _compute_units(
+                    128, 2520e6, Provenance("datasheet", _ADA, "Appendix A: 128 SMs"),
+                    Provenance("datasheet", _ADA, "Appendix A: Boost Clock 2520 MHz")))),
     Device(
         name="mi300x", label="AMD Instinct MI300X 192GB", vendor="AMD",
         peak_flops=_m(fp32=163.4, tf32=653.7, bf16=1307.4, fp16=1307.4, fp8=2614.9,
@@ -688,12 +698,23 @@ _DEVICES = [
         memory_bandwidth=5.3 * TB, memory_capacity=192 * GB, memory_type="HBM3",
         source=_MI300X,
         notes="Measured BF16 matmul reaches about half of this peak (stas00/ml-engineering). "
-              "AMD publishes no special-function rate; its Infinity Fabric figure (128 GB/s "
-              "per link) does not say per direction, so the catalog holds no link.",
-        **_compute_units(304, 2100e6,
-                         Provenance("datasheet", _MI300X, "Compute Units 304"),
-                         Provenance("datasheet", _MI300X, "Peak Engine Clock 2100 MHz"),
-                         exp=False)),
+              "AMD publishes no special-function rate. Its Infinity Fabric figure (128 GB/s "
+              "per link, 7 links to the other GPUs of an 8-GPU platform) does not say per "
+              "direction: the catalog reads it as both directions together, 448 GB/s each "
+              "way over the 7 links, the lower reading. The per-step latency makes the ring "
+              "model give RCCL's measured 8-GPU small all-reduce (about 44 us).",
+        **_with_provenance(
+            _compute_units(304, 2100e6,
+                           Provenance("datasheet", _MI300X, "Compute Units 304"),
+                           Provenance("datasheet", _MI300X, "Peak Engine Clock 2100 MHz"),
+                           exp=False),
+            interconnect_bandwidth=Provenance(
+                "estimated", _MI300X, "7 Infinity Fabric links of 128 GB/s, direction "
+                "unstated: 7 x 64 GB/s each way"),
+            interconnect_latency=Provenance(
+                "derived", _MI300X_RCCL, "(43.72 us - NCCL's 6.6 us start-up) / 14 ring steps")),
+        interconnect="Infinity Fabric (7 links)", interconnect_bandwidth=448 * GB,
+        interconnect_latency=(43.72e-6 - 6.6e-6) / 14),
     Device(
         name="tpu-v5e", label="Google Cloud TPU v5e", vendor="Google",
         peak_flops=_m(bf16=197, int8=393), sparse_peak_flops=_m(),

@@ -19,10 +19,21 @@ Two times, honestly named:
   fuses ops (norms into GEMMs, the softmax under the matmuls) beats it, so it is *not*
   a lower bound: it is what these kernels cost, each at its own roofline.
 * ``floor_s``, the **floor**: ``max(tensor-core time, vector time, special-function time,
-  compulsory bytes / bandwidth, communication)``, each the whole forward's work on that
-  resource alone. The compulsory bytes are the weights, the KV cache read and the new
-  entries written (:func:`lib.transformer.compulsory_bytes`). No implementation of this
-  work on this device can beat it; "lower bound" in this book means this.
+  compulsory bytes / bandwidth, link bytes / link bandwidth)``, each the whole forward's
+  work on that resource alone (the all-reduces' per-message latencies are a library's cost
+  model, which a custom all-reduce beats, so the floor leaves them out). The compulsory
+  bytes are the weights, the KV cache read and the new entries written
+  (:func:`lib.transformer.compulsory_bytes`). No implementation of this work on this
+  device can beat it; "lower bound" in this book means this.
+
+A third time is an estimate of what real code achieves:
+
+* ``estimate_s``, the **calibrated estimate**: each kernel charged at the fractions of the
+  peaks that real kernels reach on this device, plus the fixed cost of each launch (with
+  or without CUDA graphs), the dequantisation of weight-only formats and the all-reduces
+  (:mod:`lib.efficiency` holds the factors and their sources). It is what to expect from
+  a mature engine, not a bound: chapters/08_model_vs_reality.ipynb measures how far off it
+  is on published runs.
 
 A device that publishes no peak for a precision the forward needs (Apple's M2 Ultra
 publishes none) still answers: its estimate is **memory-only** (``peak_known`` is
@@ -51,7 +62,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lib import capacity, comm, hardware, models, roofline, transformer
+from lib import capacity, comm, efficiency, hardware, models, roofline, transformer
 from lib._validate import choice, positive, scalar_or_array
 from lib.dtypes import DTYPES, bytes_per_element
 from lib.hardware import Device
@@ -64,6 +75,7 @@ from lib.units import fmt_bytes, fmt_count, fmt_flop_rate, fmt_flops, fmt_intens
 __all__ = [
     "OpCost", "Estimate", "compute_dtype_for", "forward", "prefill", "decode", "ttft", "tpot",
     "request_phases", "generation_time", "tpot_approx", "launch_floor", "mbu", "mfu",
+    "Utilisation", "utilisation",
     "SPLIT", "time_split", "attention_share", "roofline_point", "TABLE_COLUMNS", "ops_table",
 ]
 
@@ -72,9 +84,9 @@ def compute_dtype_for(weight_dtype: str, device: "str | Device") -> str:
     """The precision matmuls against the weights run in, by the book's rule.
 
     fp32, bf16 and fp16 weights compute in their own precision; fp8 weights compute in
-    fp8 where the device publishes an fp8 peak and in bf16 elsewhere; int8 and int4
-    weights are weight-only quantisation, dequantised to bf16 (pass ``compute_dtype``
-    to :func:`forward` for W8A8-style int8 compute).
+    fp8 where the device publishes an fp8 peak and in bf16 elsewhere; int8, int4 and
+    llama.cpp's q8_0 and q4_0 weights are weight-only quantisation, dequantised to bf16
+    (pass ``compute_dtype`` to :func:`forward` for W8A8-style int8 compute).
 
     Introduced in chapters/07_mental_model.ipynb.
 
@@ -200,6 +212,10 @@ class Estimate:
     floor_s : float or ndarray
         The floor: the busiest single resource (tensor cores, vector units, special
         functions, memory for the compulsory bytes, the link). Never above ``time_s``.
+    estimate_s : float or ndarray
+        The calibrated estimate: what a mature engine takes (:mod:`lib.efficiency`).
+    cuda_graphs : bool
+        Whether ``estimate_s`` charges graph-replayed launches (else eager ones).
     bound : str or ndarray
         ``"compute"`` where ``math_time_s >= memory_time_s``, else ``"memory"``
         (:func:`lib.roofline.bound_of`); ``"memory"`` throughout a memory-only estimate.
@@ -250,6 +266,8 @@ class Estimate:
     time_s: Any
     compulsory_bytes: Any
     floor_s: Any
+    estimate_s: Any
+    cuda_graphs: bool
     bound: Any
     tokens: Any
     tokens_per_s: Any
@@ -355,13 +373,50 @@ def _all_reduces(p: transformer.ForwardPass, dev: Device, link_bandwidth: float 
                            n * np.asarray(one.time_s))
 
 
+def _calibrated(op_list: list[Op], unit_times: list[dict[str, Any]], dev: Device,
+                compute_dtype: str, p: transformer.ForwardPass, cuda_graphs: bool) -> Any:
+    """Sum over kernels of each at the achievable fractions of its roofs, plus its launch.
+
+    Math times are divided by the achieved fraction of the tensor-core peak (the matmul
+    factor for the weights' GEMMs, the attention factor for attention's matmuls), bytes by
+    the sustained fraction of the bandwidth (and a weight-only format's dequantising
+    efficiency for the GEMMs that read it). Each launch adds the device's per-kernel cost
+    (a decode-attention call its own, larger one); without CUDA graphs a kernel shorter than
+    the host's launch time waits for it.
+    """
+    eff = efficiency.get(dev)
+    dequant = efficiency.WEIGHT_ONLY.get(p.weight_dtype)
+    eta_math = {"matmul": eff.matmul_for(compute_dtype).value, "attention": eff.attention.value}
+    decoding = np.asarray(p.new_tokens) == 1
+    total = 0.0
+    for op, times in zip(op_list, unit_times):
+        math = [np.asarray(t) / (eta_math.get(op.roof, 1.0) if unit == "tensor" else 1.0)
+                for unit, t in times.items()]
+        eta_bw = eff.bandwidth.value
+        if dequant is not None and op.roof == "matmul" and np.any(np.asarray(op.bytes_weights)):
+            eta_bw *= dequant.value
+        t = np.maximum.reduce([np.asarray(op.bytes, float) / (dev.memory_bandwidth * eta_bw),
+                               *math])
+        if op.calls == 0:                   # a part of a fused kernel: no launch of its own
+            total = total + t
+            continue
+        fixed = eff.kernel_s.value
+        if op.name in transformer.ATTENTION_OPS:
+            fixed = np.where(decoding, eff.attention_call_s.value, fixed)
+        per_call = t / op.calls + fixed
+        if not cuda_graphs:
+            per_call = np.maximum(per_call, eff.host_s.value)
+        total = total + op.calls * per_call
+    return total
+
+
 def forward(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike,
             new_tokens: ArrayLike, cached: ArrayLike = 0, *, weight_dtype: str = "bf16",
             kv_dtype: str = "bf16", tp: int = 1, compute_dtype: str | None = None,
             fused_attention: bool = True, causal_skip: bool | None = None,
             all_logits: bool = False, attention_tile: int | None = None,
             link_bandwidth: float | None = None, link_latency: float | None = None,
-            phase: str = "forward") -> Estimate:
+            cuda_graphs: bool = True, phase: str = "forward") -> Estimate:
     """The cost of one forward: ``batch`` sequences of ``new_tokens``, ``cached`` in the KV cache.
 
     Prefill is ``cached=0``; a decode step is ``new_tokens=1``; a chunk of a chunked
@@ -397,6 +452,9 @@ def forward(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike
     link_bandwidth, link_latency : float, optional
         The device-to-device link, byte/s per direction and seconds per message; default
         the device's (:mod:`lib.comm`).
+    cuda_graphs : bool
+        For ``estimate_s`` only: launches replayed as a CUDA graph (or a compiled engine),
+        or launched one by one from eager code.
     phase : str
         Label stored in the result.
 
@@ -438,10 +496,15 @@ def forward(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike
         for unit, t in times.items():
             busy[unit] = busy.get(unit, 0.0) + np.asarray(t)
     must_move = np.asarray(transformer.compulsory_bytes(p, op_list))
-    floor = np.maximum.reduce([*busy.values(), must_move / dev.memory_bandwidth,
-                               np.asarray(link.time_s)])
+    # The link's part of the floor is its bytes over its bandwidth: the per-message latencies
+    # are NCCL's cost model, which a custom all-reduce beats, so they bound nothing.
+    link_bw = dev.interconnect_bandwidth if link_bandwidth is None else link_bandwidth
+    link_floor = (np.asarray(link.bytes_sent) / link_bw if p.tp > 1
+                  else np.zeros(np.shape(link.time_s)))
+    floor = np.maximum.reduce([*busy.values(), must_move / dev.memory_bandwidth, link_floor])
     compute_t = total("time_s")
     time_s = compute_t + link.time_s
+    estimate = _calibrated(op_list, unit_times, dev, cd, p, bool(cuda_graphs)) + link.time_s
     math_t, mem_t = total("math_time_s"), total("memory_time_s")
     flops, moved = total("flops"), total("bytes_weights") + total("bytes_kv") + total("bytes_act")
     need = capacity.memory_required(p.model, p.batch, p.cached + p.new_tokens,
@@ -458,6 +521,7 @@ def forward(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike
         arithmetic_intensity=s(flops / moved), math_time_s=s(math_t), memory_time_s=s(mem_t),
         compute_time_s=s(compute_t), comm_bytes=s(link.bytes_sent), comm_time_s=s(link.time_s),
         time_s=s(time_s), compulsory_bytes=s(must_move), floor_s=s(floor),
+        estimate_s=s(estimate), cuda_graphs=bool(cuda_graphs),
         bound=_bound(math_t, mem_t, roofs is not None), tokens=s(p.tokens),
         tokens_per_s=s(p.tokens / time_s), peak_known=roofs is not None,
         peak_flops=None if roofs is None else roofs["matmul"],
@@ -687,6 +751,51 @@ def mfu(estimate: Estimate, measured_time_s: ArrayLike) -> Any:
     return roofline.achieved_fraction(estimate.flops, t, estimate.peak_flops)
 
 
+@dataclass(frozen=True)
+class Utilisation:
+    """A measured time set beside a forward's work: MBU, MFU and the roof it sits nearer.
+
+    ``mfu`` is ``None`` where the device publishes no peak; ``nearer`` is ``"memory"`` when
+    MBU >= MFU (the measurement is closer to the bandwidth roof), else ``"compute"``;
+    ``vs_estimate`` is the measured time over the calibrated estimate (above 1: slower
+    than a mature engine would be expected to run).
+    """
+
+    measured_s: float
+    mbu: float
+    mfu: float | None
+    nearer: str
+    vs_floor: float
+    vs_estimate: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def utilisation(estimate: Estimate, measured_time_s: float) -> Utilisation:
+    """MBU and MFU of a measured time for ``estimate``'s work, and the roof it is nearer.
+
+    Single values only: ``estimate`` is one forward (a prefill or one decode step).
+
+    Introduced in chapters/08_model_vs_reality.ipynb.
+
+    Examples
+    --------
+    >>> u = utilisation(decode("llama-2-7b", "a100-sxm-80gb", 1, 100), 1 / 104.9)
+    >>> round(u.mbu, 2), round(u.mfu, 4), u.nearer   # gpt-fast's 104.9 tokens/s
+    (0.68, 0.0045, 'memory')
+    """
+    if np.ndim(estimate.time_s):
+        raise ValueError("utilisation() takes one forward: pass an estimate of single values "
+                         "(no arrays).")
+    t = float(positive("measured_time_s", measured_time_s))
+    b = float(mbu(estimate, t))
+    f = float(mfu(estimate, t)) if estimate.peak_flops is not None else None
+    nearer = roofline.MEMORY if f is None or b >= f else roofline.COMPUTE
+    return Utilisation(t, b, f, nearer, t / float(estimate.floor_s),
+                       t / float(estimate.estimate_s))
+
+
 # --- reading an estimate -------------------------------------------------------------------
 
 #: The parts of a forward's per-op time, by what sets each op's: bytes of each kind, or math.
@@ -802,7 +911,7 @@ def ops_table(estimate: Estimate, columns: tuple[str, ...] | list[str] | None = 
     """The forward op by op, a (scalar) estimate's ``columns`` (default: all that fit a page).
 
     Rows are the ops, then the all-reduces (with ``tp > 1``) and the total; above, what
-    was estimated; below, the per-op time and the floor. Print it for text, or let a
+    was estimated; below, the per-op time, the floor and the calibrated estimate. Print it for text, or let a
     notebook show it as a table. ``columns`` are keys of :data:`TABLE_COLUMNS`.
 
     Introduced in chapters/04_transformer_arithmetic.ipynb.
@@ -811,7 +920,7 @@ def ops_table(estimate: Estimate, columns: tuple[str, ...] | list[str] | None = 
     --------
     >>> est = prefill("llama-3-8b", "h100-sxm", 1, 2048)
     >>> lines = str(ops_table(est, ["FLOPs", "FLOP/B", "bound"])).splitlines()
-    >>> print(lines[1]); print(lines[-4])
+    >>> print(lines[1]); print(lines[-5])
     op                          FLOPs  FLOP/B    bound
     total                  29.7 TFLOP     778  compute
     """
@@ -837,6 +946,9 @@ def ops_table(estimate: Estimate, columns: tuple[str, ...] | list[str] | None = 
         + (f" ({fmt_bytes(e.comm_bytes)} sent per device)" if e.tp > 1 else ""),
         f"floor {fmt_time(e.floor_s)}: no implementation is faster "
         f"({fmt_bytes(e.compulsory_bytes)} must move)",
+        f"calibrated estimate {fmt_time(e.estimate_s)}: what a mature engine takes, at the "
+        f"fractions of the peaks real kernels reach "
+        f"({'launches replayed as a CUDA graph' if e.cuda_graphs else 'eager launches'})",
         f"{fmt_count(e.tokens)} token{'' if e.tokens == 1 else 's'} -> "
         f"{fmt_count(e.tokens_per_s)} tokens/s; {peak}; memory needed "
         f"{fmt_bytes(e.memory_required)} per device{'' if e.fits else ' (does NOT fit)'}",

@@ -67,8 +67,9 @@ NORMS = ("rmsnorm", "layernorm")
 POSITIONAL = ("rope", "learned")
 #: Keys of :meth:`ModelConfig.params_breakdown`, in this order.
 COMPONENTS = ("embedding", "attention", "mlp", "norms", "lm_head")
-#: Precisions the weights may be stored in (quantisation scales are not counted).
-WEIGHT_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
+#: Precisions the weights may be stored in (quantisation scales are not counted, except in
+#: llama.cpp's q8_0 and q4_0 block formats, whose size includes them).
+WEIGHT_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0")
 #: Precisions the KV cache may be stored in (quantisation scales are not counted).
 KV_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 #: ``model_type`` values :func:`from_hf_config` understands.

@@ -265,3 +265,56 @@ def test_bad_input_is_one_line_exit_2_no_traceback(argv, must):
     assert "Traceback" not in err and "nan" not in err.lower().split()
     for word in must:
         assert word in err, (word, err)
+
+
+# --- the calibrated estimate and utilisation ---------------------------------------------------
+
+DECODE_7B = ("--model", "llama-2-7b", "--hardware", "a100-sxm-80gb", "--phase", "decode",
+             "--batch", "1", "--context", "100")
+
+
+def test_estimate_carries_the_calibrated_time_and_eager_changes_only_it():
+    code, out, _ = run("estimate", *DECODE_7B, "--json")
+    graph = json.loads(out)
+    code2, out2, _ = run("estimate", *DECODE_7B, "--json", "--eager")
+    eager = json.loads(out2)
+    est = inference.decode("llama-2-7b", "a100-sxm-80gb", 1, 100)
+    assert code == code2 == 0
+    assert graph["estimate_s"] == pytest.approx(est.estimate_s) and graph["cuda_graphs"] is True
+    assert eager["cuda_graphs"] is False and eager["estimate_s"] >= graph["estimate_s"]
+    assert eager["time_s"] == graph["time_s"] and eager["floor_s"] == graph["floor_s"]
+    code, table, _ = run("estimate", *DECODE_7B)
+    assert "calibrated estimate 8.45 ms" in table
+
+
+def test_utilisation_of_a_published_run():
+    """gpt-fast's 104.9 tokens/s for Llama-2-7B on an A100: MBU 68%, memory-bound."""
+    code, out, err = run("utilisation", *DECODE_7B, "--tokens-per-s", "104.9", "--json")
+    assert code == 0 and err == ""
+    got = json.loads(out)
+    u = inference.utilisation(inference.decode("llama-2-7b", "a100-sxm-80gb", 1, 100),
+                              1 / 104.9)
+    assert got["mbu"] == pytest.approx(u.mbu) and round(got["mbu"], 2) == 0.68
+    assert got["nearer"] == "memory" and got["vs_floor"] > 1
+    code, same, _ = run("utilisation", *DECODE_7B, "--time-s", str(1 / 104.9), "--json")
+    assert json.loads(same)["mbu"] == pytest.approx(got["mbu"])
+    code, table, _ = run("utilisation", *DECODE_7B, "--time-s", "0.00953")
+    assert "MBU" in table and "68.3%" in table and "nearer roof" in table
+
+
+def test_utilisation_of_a_prefill_counts_every_prompt_token():
+    argv = ("--model", "llama-3-8b", "--hardware", "h100-sxm", "--phase", "prefill",
+            "--batch", "2", "--prompt-len", "1000")
+    code, out, _ = run("utilisation", *argv, "--tokens-per-s", "40000", "--json")
+    assert code == 0 and json.loads(out)["measured_s"] == pytest.approx(2000 / 40000)
+    assert json.loads(out)["nearer"] == "compute"
+
+
+@pytest.mark.parametrize("argv,must", [
+    (("utilisation", *DECODE_7B), "one of the arguments --time-s --tokens-per-s is required"),
+    (("utilisation", *DECODE_7B, "--time-s", "-1"), "--time-s"),
+    (("utilisation", *DECODE_7B, "--time-s", "1", "--tokens-per-s", "2"), "not allowed with"),
+])
+def test_utilisation_bad_input(argv, must):
+    code, out, err = run(*argv)
+    assert code == 2 and out == "" and must in err and "Traceback" not in err

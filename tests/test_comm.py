@@ -35,5 +35,7 @@ def test_every_catalog_link_has_bandwidth_latency_and_their_provenance():
     for d in hardware.DEVICES.values():
         assert (d.interconnect_bandwidth is None) == (d.interconnect_latency is None)
         if d.interconnect_bandwidth is not None:
-            assert d.interconnect and d.provenance_of("interconnect_latency").kind == "estimated"
+            # NCCL's per-step latency (estimated), or one derived from a measured all-reduce
+            assert d.interconnect and d.provenance_of("interconnect_latency").kind in (
+                "estimated", "derived")
             assert np.isfinite(comm.all_reduce(1e6, 2, d).time_s)
