@@ -14,8 +14,8 @@ help:
 	@echo "make site-test  browser test of the built website (run make book first)"
 	@echo "make lab-test   every explorer, live in a real JupyterLab, moved control by control"
 	@echo "make lab        open the chapters in JupyterLab, as the website reads (reader/)"
-	@echo "make execute    re-run every notebook in place so committed outputs are current"
-	@echo "make bench      widget and roofline speed, written to _build/bench.json"
+	@echo "make execute    re-run every notebook (chapters, instructors) so outputs are current"
+	@echo "make bench      widget and roofline speed, the estimate's error, in _build/bench.json"
 	@echo "make student    the reader edition without solutions, in student/"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -61,7 +61,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=reader
 
 execute: $(STAMP)
-	$(BIN)/python scripts/execute_notebooks.py chapters/*.ipynb
+	$(BIN)/python scripts/execute_notebooks.py chapters/*.ipynb instructors/*.ipynb
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py

@@ -10,6 +10,8 @@ above it):
 * ``measurements`` -- published measurements of real runs on catalog devices (a matrix
   product's best FLOP/s, an attention kernel's, a decode loop's tokens per second), each
   with its conditions and source
+* ``efficiency`` -- what real kernels achieve on each device (sustained bandwidth, the best
+  matrix product, attention, launch costs, dequantisation), the calibrated estimate's factors
 * ``roofline`` -- attainable FLOP/s, ridge, kernel time, the one tie rule, MBU and MFU
 * ``kernels`` -- FLOPs and bytes (split into weights, KV cache and activations) of every
   kernel: vector ops, dot, GEMV, GEMM, norms, softmax, activation, lookup, attention
@@ -18,7 +20,9 @@ above it):
 * ``models`` -- transformer configs from ``config.json``: parameters, KV bytes per token
 * ``capacity`` -- what fits in memory: weights, KV cache, the largest batch or context
 * ``transformer`` -- what one forward pass does, op by op: FLOPs and bytes
-* ``inference`` -- what it costs on a device: per-op time, floor, prefill, decode
+* ``inference`` -- what it costs on a device: per-op time, floor, calibrated estimate,
+  prefill, decode, MBU and MFU of a measured time
+* ``runs`` -- published end-to-end inference runs beside the model's three times
 * ``regimes`` -- where the bound flips: critical batch, shortest compute-bound prompt
 * ``cli`` -- the ``python -m lib`` calculator
 * ``plotting``, ``diagrams``, ``widgets``, ``exercises`` -- plots, schematic diagrams of

@@ -5,6 +5,10 @@
   2-core machine.
 * The roofline over 10^6 (kernel, device) points: one vectorised call vs a
   pure-Python loop per point. Target: >= 50x faster.
+* The calibrated estimate against every published run (lib.runs): its median absolute
+  error and the share within 35%, on the tuning and the held-out runs, beside the per-op
+  time's; and how many counted runs the floor exceeds. Targets: median within 20% and most
+  (over half) within 35% on each split; the floor never above a counted measurement.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lib import hardware, roofline, widgets
+from lib import hardware, roofline, runs, widgets
 
 TARGET_MS = 100.0
 TARGET_SPEEDUP = 50.0
+TARGET_MEDIAN_ERROR = 0.20
+TARGET_WITHIN = 0.35
 
 
 def bench_explorer(name: str, rounds: int = 3) -> dict:
@@ -73,12 +79,32 @@ def bench_roofline(n: int = 1_000_000) -> dict:
             "speedup_vs_bare_loop": round(t_bare / t_vec, 1)}
 
 
+def bench_calibration() -> dict:
+    preds = runs.compare()
+    out = {"runs": len(preds), "counted": sum(p.counted for p in preds),
+           "floor_above_a_counted_measurement": sum(p.counted and not p.floor_ok
+                                                    for p in preds)}
+    for split in runs.SPLITS:
+        ps = [p for p in preds if p.run.split == split and p.counted]
+        est = np.array([p.error for p in ps])
+        per_op = np.array([p.time_s / p.measured_s - 1 for p in ps])
+        median = float(np.median(np.abs(est)))
+        within = float(np.mean(np.abs(est) < TARGET_WITHIN))
+        out[split] = {"runs": len(ps), "median_abs_error": round(median, 3),
+                      "within_35pct": round(within, 3),
+                      "median_signed_error": round(float(np.median(est)), 3),
+                      "per_op_median_abs_error": round(float(np.median(np.abs(per_op))), 3),
+                      "meets_target": median <= TARGET_MEDIAN_ERROR and within > 0.5}
+    return out
+
+
 def main() -> int:
     result = {
         "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "explorers": {name: bench_explorer(name) for name in widgets.REGISTRY},
         "roofline_1e6": bench_roofline(),
+        "calibrated_estimate": bench_calibration(),
     }
     out = Path("_build/bench.json")
     out.parent.mkdir(exist_ok=True)
@@ -86,6 +112,13 @@ def main() -> int:
     print(json.dumps(result, indent=2))
     ok = all(e["meets_target"] for e in result["explorers"].values())
     ok = ok and result["roofline_1e6"]["meets_target"]
+    cal = result["calibrated_estimate"]
+    print(f"calibrated estimate, median |error|: tuning {cal['tuning']['median_abs_error']:.1%}, "
+          f"held-out {cal['held-out']['median_abs_error']:.1%} "
+          f"(per-op time {cal['held-out']['per_op_median_abs_error']:.1%}); floor above a "
+          f"counted measurement: {cal['floor_above_a_counted_measurement']}")
+    ok = ok and all(cal[s]["meets_target"] for s in runs.SPLITS)
+    ok = ok and cal["floor_above_a_counted_measurement"] == 0
     print("all targets met" if ok else "SOME TARGETS MISSED")
     return 0 if ok else 1
 

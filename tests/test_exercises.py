@@ -161,6 +161,20 @@ BY_HAND = {
                          / ((READ_L3 + 2048 * KV_L3) / 3.35e12 / 8
                             + 64 * (6.6e-6 + 14 * 0.6e-6 + 14 / 8 * 8192 / 450e9)), 0.02),
     "ch07.mi300x-tpot-ratio": (5.3 / 3.35, 0.01),        # memory-bound: the bandwidths
+    # chapter 8
+    "ch08.bandwidth-a100-80": (1759 / 2039, 1e-9),      # gpu-stream triad / datasheet
+    "ch08.graph-kernel-us": (2 * 4096 * 8 / 49e9 * 1e6, 1e-9),   # 65,536 B at 49 GB/s
+    # gpt-fast, Llama-3.1-8B, A100 80 GB: 200 steps at contexts 5..204 (mean 105), the
+    # weights and the cache at 0.863 of 2,039 GB/s, 323 kernels of 1.3 us, 32 attention
+    # calls of 15 us (activations left out)
+    "ch08.predict-tokens-per-s": (1 / ((READ_L3 + 105 * KV_L3) / (0.863 * 2.039e12)
+                                       + 323 * 1.3e-6 + 32 * 15e-6), 0.005),
+    # Mixtral 8x7B at batch 32 reads every expert; FP16 over 2 GPUs; 2,047 steps
+    "ch08.rejected-weights-s": (2047 * (46_702_792_704 - 32_000 * 4096) * 2 / 2 / 2.039e12,
+                                0.001),
+    # Llama-2-7B, FP8: every weight but 31,872 embedding rows, 0.88 of 3.35 TB/s
+    "ch08.ttft128-weights-ms": ((6_738_415_616 - 31_872 * 4096) / (0.88 * 3.35e12) * 1e3,
+                                1e-6),
 }
 
 
