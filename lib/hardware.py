@@ -535,14 +535,15 @@ def _compute_units(sms: int, clock_hz: float, sms_from: Provenance, clock_from: 
 
 
 def _link(name: str, bandwidth: float, bandwidth_from: Provenance, latency: float,
-          units: dict[str, Any] | None = None) -> dict[str, Any]:
+          units: dict[str, Any] | None = None,
+          latency_from: Provenance | None = None) -> dict[str, Any]:
     """A device-to-device link: its name, bandwidth per direction and per-message latency
-    (NCCL's own cost model), merged with ``units`` (from :func:`_compute_units`)."""
+    (by default NCCL's own cost model), merged with ``units`` (from :func:`_compute_units`)."""
     out = dict(units or {}, interconnect=name, interconnect_bandwidth=bandwidth,
                interconnect_latency=latency)
     out["provenance"] = {**(units or {}).get("provenance", {}),
                          "interconnect_bandwidth": bandwidth_from,
-                         "interconnect_latency": Provenance(
+                         "interconnect_latency": latency_from or Provenance(
                              "estimated", _NCCL_TUNING,
                              f"NCCL's hwLat per ring step, LL protocol, "
                              f"{'NVLink' if 'NVLink' in name else 'PCIe'}")}
@@ -703,18 +704,13 @@ _DEVICES = [
               "direction: the catalog reads it as both directions together, 448 GB/s each "
               "way over the 7 links, the lower reading. The per-step latency makes the ring "
               "model give RCCL's measured 8-GPU small all-reduce (about 44 us).",
-        **_with_provenance(
-            _compute_units(304, 2100e6,
-                           Provenance("datasheet", _MI300X, "Compute Units 304"),
-                           Provenance("datasheet", _MI300X, "Peak Engine Clock 2100 MHz"),
-                           exp=False),
-            interconnect_bandwidth=Provenance(
-                "estimated", _MI300X, "7 Infinity Fabric links of 128 GB/s, direction "
-                "unstated: 7 x 64 GB/s each way"),
-            interconnect_latency=Provenance(
-                "derived", _MI300X_RCCL, "(43.72 us - NCCL's 6.6 us start-up) / 14 ring steps")),
-        interconnect="Infinity Fabric (7 links)", interconnect_bandwidth=448 * GB,
-        interconnect_latency=(43.72e-6 - 6.6e-6) / 14),
+        **_link("Infinity Fabric (7 links)", 448 * GB, Provenance(
+            "estimated", _MI300X, "7 Infinity Fabric links of 128 GB/s, direction unstated: "
+            "7 x 64 GB/s each way"), (43.72e-6 - 6.6e-6) / 14, _compute_units(
+                304, 2100e6, Provenance("datasheet", _MI300X, "Compute Units 304"),
+                Provenance("datasheet", _MI300X, "Peak Engine Clock 2100 MHz"), exp=False),
+            latency_from=Provenance("derived", _MI300X_RCCL,
+                                    "(43.72 us - NCCL's 6.6 us start-up) / 14 ring steps"))),
     Device(
         name="tpu-v5e", label="Google Cloud TPU v5e", vendor="Google",
         peak_flops=_m(bf16=197, int8=393), sparse_peak_flops=_m(),

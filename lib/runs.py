@@ -253,10 +253,14 @@ def estimable(run: "str | Run") -> bool:
     Introduced in chapters/08_model_vs_reality.ipynb.
     """
     r = get(run)
-    if r.phase == "decode" and r.batch == 1:
-        return True
-    return bool(inference.prefill(r.model, r.device, 1, 1, weight_dtype=r.weight_dtype,
-                                  kv_dtype=r.kv_dtype).peak_known)
+    return (r.phase == "decode" and r.batch == 1) or _peak_known(r)
+
+
+@lru_cache(maxsize=None)
+def _peak_known(run: Run) -> bool:
+    """Whether the run's device publishes the peaks its forward needs (asked once per run)."""
+    return bool(inference.prefill(run.model, run.device, 1, 1, weight_dtype=run.weight_dtype,
+                                  kv_dtype=run.kv_dtype).peak_known)
 
 
 def _model_time(run: Run, time: str) -> float:
@@ -296,7 +300,8 @@ class Prediction:
 
     @property
     def error(self) -> float:
-        return self.estimate_s / self.measured_s - 1.0
+        """The calibrated estimate's error (:func:`error`)."""
+        return error(self)
 
     @property
     def estimable(self) -> bool:

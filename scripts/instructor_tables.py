@@ -39,7 +39,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from student_edition import strip_solutions  # noqa: E402
+from student_edition import CHECK_CALL, strip_solutions  # noqa: E402
 
 WORDS_PER_MINUTE = 150
 CODE_LINES_PER_MINUTE = 10
@@ -100,7 +100,6 @@ EXERCISE = re.compile(r"^(`{3,}|:{3,})\{exercise\}(?P<title>[^\n]*)\n:label: (?P
                       r"(?P<body>.*?)^\1\s*$", re.M | re.S)
 #: The kind of an exercise: the emphasised phrase that opens its statement.
 KIND = re.compile(r"^\s*(?:\*\*(?P<bold>[^*]+?)\*\*|\*(?P<em>[^*]+?)\*)")
-CHECK_CALL = re.compile(r"check\(\s*[\"']([\w.:-]+)[\"']")
 HEADING = re.compile(r"^(#{2,3}) (.+)$", re.M)
 
 

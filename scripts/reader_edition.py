@@ -48,6 +48,7 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import nbformat
 import yaml
@@ -129,6 +130,15 @@ class Doc:
     number: str | None = None       # "3" for a numbered chapter
     glue: dict[str, str] = field(default_factory=dict)
     cites: list[str] = field(default_factory=list)
+    #: What was read from disk, once: the notebook, or the page's text.
+    content: Any = field(default=None, repr=False)
+
+    @property
+    def markdown(self) -> list[str]:
+        """Its Markdown: each markdown cell of a notebook, or a page's whole text."""
+        if isinstance(self.content, str):
+            return [self.content]
+        return [c.source for c in self.content.cells if c.cell_type == "markdown"]
 
     @property
     def target(self) -> PurePosixPath:
@@ -233,14 +243,6 @@ def _numbered_chapters(root: Path) -> dict[PurePosixPath, str]:
     return numbers
 
 
-def _markdown_sources(doc: Doc, root: Path) -> list[str]:
-    path = root / doc.path
-    if path.suffix == ".ipynb":
-        nb = nbformat.read(path, as_version=4)
-        return [c.source for c in nb.cells if c.cell_type == "markdown"]
-    return [path.read_text(encoding="utf-8")]
-
-
 def _outside_code(lines: list[str]) -> list[str]:
     """The lines that are not inside a plain code fence (directives' bodies included)."""
     out: list[str] = []
@@ -269,14 +271,16 @@ def load_book(root: Path, documents: list[Path]) -> Book:
         rel = PurePosixPath(path.relative_to(root).as_posix())
         doc = book.docs[rel] = Doc(rel, number=chapters.get(rel.with_suffix("")))
         if path.suffix == ".ipynb":
-            nb = nbformat.read(path, as_version=4)
-            for cell in nb.cells:
+            doc.content = nbformat.read(path, as_version=4)
+            for cell in doc.content.cells:
                 for out in cell.get("outputs", []):
                     name = out.get("metadata", {}).get("scrapbook", {}).get("name")
                     text = out.get("data", {}).get(GLUE_MIME + "text/plain")
                     if name and text is not None:
                         doc.glue[name] = text
-        sources = _markdown_sources(doc, root)
+        else:
+            doc.content = path.read_text(encoding="utf-8")
+        sources = doc.markdown
         try:
             _number(book, doc, sources)
         except ValueError as exc:
@@ -568,9 +572,8 @@ def render_notebook(nb: nbformat.NotebookNode, book: Book, doc: Doc) -> nbformat
 
 def render_page(book: Book, doc: Doc) -> nbformat.NotebookNode:
     """A Markdown page as a one-cell notebook, so that JupyterLab opens it rendered."""
-    text = (book.root / doc.path).read_text(encoding="utf-8")
     try:
-        source = Converter(book, doc).markdown(text)
+        source = Converter(book, doc).markdown(doc.content)
     except ValueError as exc:
         raise ValueError(f"{doc.path}: {exc}") from None
     nb = nbformat.v4.new_notebook()
@@ -621,7 +624,7 @@ def write(root: Path, dst: Path, transform=None) -> tuple[list[Path], list[Path]
         doc = book.docs[PurePosixPath(path.relative_to(root).as_posix())]
         target = dst / doc.target
         if path.suffix == ".ipynb":
-            nb = nbformat.read(path, as_version=4)
+            nb = doc.content
             if transform is not None:
                 nb = transform(path, nb)
             nb = render_notebook(nb, book, doc)
@@ -658,13 +661,21 @@ def report(dst: Path, written: list[Path], kept: list[Path], what: str) -> None:
               "away) to get the current edition")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(doc: str, edition: str,
+               argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """``BOOK DST`` of an edition's command line (a script's ``doc`` describes it); exits
+    with a message when BOOK holds no ``_toc.yml``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("book", type=Path, help="the book's root (holds _toc.yml, chapters/)")
-    parser.add_argument("dst", type=Path, help="folder to write the reader edition into")
+    parser.add_argument("dst", type=Path, help=f"folder to write the {edition} into")
     args = parser.parse_args(argv)
     if not (args.book / "_toc.yml").is_file():
         parser.error(f"book={str(args.book)!r} holds no _toc.yml")
+    return parser, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, args = parse_args(__doc__, "reader edition", argv)
     try:
         written, kept = write(args.book, args.dst)
     except ValueError as exc:

@@ -19,7 +19,6 @@ DST must be another folder.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import re
 import sys
@@ -163,12 +162,7 @@ def strip_solutions(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("book", type=Path, help="the book's root (holds _toc.yml, chapters/)")
-    parser.add_argument("dst", type=Path, help="folder to write the student edition into")
-    args = parser.parse_args(argv)
-    if not (args.book / "_toc.yml").is_file():
-        parser.error(f"book={str(args.book)!r} holds no _toc.yml")
+    parser, args = reader_edition.parse_args(__doc__, "student edition", argv)
     total = 0
 
     def without_solutions(path: Path, nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

@@ -7,7 +7,7 @@ the solution and the check agree.
 
 from __future__ import annotations
 
-from lib import hardware, inference, runs
+from lib import efficiency, hardware, inference, runs
 from lib.exercises import register
 
 #: gpu-benches' gpu-stream on an A100 80 GB: the best triad bandwidth, byte/s (file
@@ -40,8 +40,6 @@ def _weights_s(key: str) -> float:
 
 def _ttft_weights_ms(key: str) -> float:
     """Milliseconds a prefill needs to read its weights at the sustained bandwidth."""
-    from lib import efficiency
-
     r = runs.get(key)
     first = inference.prefill(r.model, r.device, r.batch, r.prompt_tokens,
                               weight_dtype=r.weight_dtype, kv_dtype=r.kv_dtype, tp=r.devices)
