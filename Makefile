@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup book test site-test lab-test lab execute bench student clean
+.PHONY: help setup book test site-test lab-test lab execute bench student publish clean
 
 help:
 	@echo "make book       build the website into _build/html (warnings are errors)"
@@ -17,6 +17,7 @@ help:
 	@echo "make execute    re-run every notebook (chapters, instructors) so outputs are current"
 	@echo "make bench      widget and roofline speed, the estimate's error, in _build/bench.json"
 	@echo "make student    the reader edition without solutions, in student/"
+	@echo "make publish    push _build/html to the gh-pages branch (run make book first)"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +71,14 @@ bench: $(STAMP)
 student: $(STAMP)
 	rm -rf student
 	$(BIN)/python scripts/student_edition.py . student
+
+# Publish by hand (GitHub Pages "Deploy from a branch": gh-pages), the Jupyter Book 1
+# convention; the workflow in .github/workflows/publish.yml does the same from CI.
+publish: $(STAMP)
+	@test -f _build/html/index.html || { echo "No built site: run 'make book' first."; exit 2; }
+	$(BIN)/ghp-import --no-jekyll --push --force \
+	  --message "Publish the book, version $$($(BIN)/python -c 'import lib; print(lib.__version__)')" \
+	  _build/html
 
 clean:
 	rm -rf _build student .pytest_cache

@@ -85,6 +85,12 @@ def is_github_repository(url: str) -> bool:
     return bool(GITHUB.match((url or "").strip()))
 
 
+def book_version() -> str:
+    """The book's version, ``lib.__version__``, read from the file (the build need not import lib)."""
+    text = (Path(__file__).resolve().parents[1] / "lib" / "__init__.py").read_text("utf-8")
+    return re.search(r'^__version__ = "([^"]+)"', text, re.M).group(1)
+
+
 def _configure_theme(app: Sphinx, config) -> None:
     options = dict(config.html_theme_options or {})
     url = (options.get("repository_url") or "").strip()
@@ -107,6 +113,9 @@ def _configure_theme(app: Sphinx, config) -> None:
         options["use_repository_button"] = False
         options["use_issues_button"] = False
         options["use_edit_page_button"] = False
+    # The version readers cite and courses pin (lib.__version__, as CITATION.cff).
+    options["extra_footer"] = (f"{options.get('extra_footer') or ''}"
+                               f'<p class="book-version">Version {book_version()}.</p>')
     # pydata-sphinx-theme 0.17 puts a search field in a top bar unless told otherwise;
     # the book theme already has one in the sidebar, so one is enough.
     options.setdefault("navbar_persistent", [])

@@ -32,4 +32,6 @@ above it):
 Import what you need explicitly, e.g. ``from lib import hardware, roofline``.
 """
 
-__version__ = "0.1.0"
+#: The book's and the package's version (pyproject.toml reads it; CITATION.cff, CHANGELOG.md
+#: and the website's footer must agree: tests/test_publishing.py).
+__version__ = "0.2.0"

@@ -35,7 +35,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import pytest
 
-from conftest import ROOT, SCREENSHOTS, SITE, is_redirect
+from conftest import ROOT, SCREENSHOTS, SITE, is_redirect, site_pages
 
 #: Page weight budget: bytes a gzip-serving host sends for a page and all it loads.
 MAX_PAGE_BYTES = 2_000_000
@@ -494,6 +494,20 @@ def test_bibliography_lists_every_entry():
     stale = (ROOT / "references.bib").stat().st_mtime > page_file.stat().st_mtime
     assert entries == len(keys), (f"{entries} entries shown, {len(keys)} in references.bib"
                                   + (" (edited after the build: run make book)" if stale else ""))
+
+
+def test_every_page_shows_the_version_and_the_licence():
+    """The footer of every page names the book's version (lib.__version__, the one
+    CITATION.cff cites and a course pins) and the text's licence."""
+    version = re.search(r'^__version__ = "([^"]+)"',
+                        (ROOT / "lib" / "__init__.py").read_text(encoding="utf-8"), re.M).group(1)
+    missing = []
+    for rel in site_pages():
+        text = (SITE / rel).read_text(encoding="utf-8", errors="replace")
+        if (f'<p class="book-version">Version {version}.</p>' not in text
+                or 'href="https://creativecommons.org/licenses/by/4.0/"' not in text):
+            missing.append(rel)
+    assert not missing, f"no version {version} or licence in the footer of: {missing}"
 
 
 # Tags whose URL the browser fetches as soon as the page loads (or on first use).
