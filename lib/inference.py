@@ -56,6 +56,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +76,7 @@ from lib.units import fmt_bytes, fmt_count, fmt_flop_rate, fmt_flops, fmt_intens
 __all__ = [
     "OpCost", "Estimate", "compute_dtype_for", "forward", "prefill", "decode", "ttft", "tpot",
     "request_phases", "generation_time", "tpot_approx", "launch_floor", "mbu", "mfu",
-    "Utilisation", "utilisation",
+    "Utilisation", "utilisation", "CALIBRATED_PARTS", "calibrated_parts",
     "SPLIT", "time_split", "attention_share", "roofline_point", "TABLE_COLUMNS", "ops_table",
 ]
 
@@ -373,41 +374,84 @@ def _all_reduces(p: transformer.ForwardPass, dev: Device, link_bandwidth: float 
                            n * np.asarray(one.time_s))
 
 
-def _calibrated(op_list: list[Op], unit_times: list[dict[str, Any]], dev: Device,
-                compute_dtype: str, p: transformer.ForwardPass, cuda_graphs: bool) -> Any:
-    """Sum over kernels of each at the achievable fractions of its roofs, plus its launch.
+#: What a calibrated time is made of (keys of :func:`calibrated_parts`).
+CALIBRATED_PARTS = ("memory", "math", "per-kernel", "host wait")
 
-    Math times are divided by the achieved fraction of the tensor-core peak (the matmul
-    factor for the weights' GEMMs, the attention factor for attention's matmuls), bytes by
-    the sustained fraction of the bandwidth (and a weight-only format's dequantising
-    efficiency for the GEMMs that read it). Each launch adds the device's per-kernel cost
-    (a decode-attention call its own, larger one); without CUDA graphs a kernel shorter than
-    the host's launch time waits for it.
+
+def calibrated_parts(kernels: "Sequence[tuple[Sequence[Op], int]]", device: "str | Device",
+                     weight_dtype: str, act_dtype: str, *, compute_dtype: str | None = None,
+                     cuda_graphs: bool = True, reads_cache: ArrayLike = True
+                     ) -> dict[str, Any]:
+    """The calibrated time of a sequence of kernels, split into :data:`CALIBRATED_PARTS`.
+
+    Each kernel is ``(ops, calls)``: the ops it runs (:class:`lib.transformer.Op`, FLOPs and
+    bytes over the whole forward) and its launches per forward. Each op takes the longer of
+    its bytes at the sustained bandwidth (a weight-only format's GEMMs also at its
+    dequantising efficiency) and its math on each unit (tensor-core time over the achieved
+    fraction of the peak); that counts as ``"memory"`` or ``"math"``. Each launch adds the
+    device's per-kernel cost (``"per-kernel"``; an attention kernel that reads a KV cache,
+    where ``reads_cache``, its own, larger one). Launched eagerly, a kernel shorter than the
+    host's launch time waits for it (``"host wait"``). The parts add up to
+    :attr:`Estimate.estimate_s` without communication; :func:`forward` groups its ops into
+    kernels and calls this, and so does :mod:`lib.fusion` for its own kernels.
+
+    Introduced in chapters/11_decode_kernels.ipynb.
+
+    Examples
+    --------
+    >>> from lib import transformer
+    >>> p = transformer.forward_pass("llama-3-8b", 1, 1, 1024)
+    >>> one = [((op,), op.calls) for op in transformer.ops(p) if op.calls]   # 8 of 14 ops
+    >>> parts = calibrated_parts(one, "h100-sxm", "bf16", "bf16")
+    >>> sorted(parts) == sorted(CALIBRATED_PARTS), parts["host wait"]
+    (True, 0.0)
     """
+    dev = hardware.get(device)
+    cd = (compute_dtype_for(weight_dtype, dev) if compute_dtype is None
+          else choice("compute_dtype", compute_dtype, DTYPES))
+    roofs = _roofs(dev, cd, act_dtype)
     eff = efficiency.get(dev)
-    dequant = efficiency.WEIGHT_ONLY.get(p.weight_dtype)
-    eta_math = {"matmul": eff.matmul_for(compute_dtype).value, "attention": eff.attention.value}
-    decoding = np.asarray(p.new_tokens) == 1
-    total = 0.0
-    for op, times in zip(op_list, unit_times):
-        math = [np.asarray(t) / (eta_math.get(op.roof, 1.0) if unit == "tensor" else 1.0)
-                for unit, t in times.items()]
-        eta_bw = eff.bandwidth.value
-        if dequant is not None and op.roof == "matmul" and np.any(np.asarray(op.bytes_weights)):
-            eta_bw *= dequant.value
-        t = np.maximum.reduce([np.asarray(op.bytes, float) / (dev.memory_bandwidth * eta_bw),
-                               *math])
-        if op.calls == 0:                   # a part of a fused kernel: no launch of its own
-            total = total + t
+    dequant = efficiency.WEIGHT_ONLY.get(weight_dtype)
+    eta_math = {"matmul": eff.matmul_for(cd).value, "attention": eff.attention.value}
+    reads_cache = np.asarray(reads_cache, bool)
+    acc = dict.fromkeys(CALIBRATED_PARTS, 0.0)
+    for ops, calls in kernels:
+        t = 0.0
+        for op in ops:
+            math = [np.asarray(u, float) / (eta_math.get(op.roof, 1.0) if unit == "tensor"
+                                            else 1.0)
+                    for unit, u in _unit_times(op, roofs, dev.exp_throughput).items()]
+            math = np.maximum.reduce([np.zeros(np.shape(op.flops)), *math])
+            eta_bw = eff.bandwidth.value
+            if dequant is not None and op.roof == "matmul" and np.any(
+                    np.asarray(op.bytes_weights)):
+                eta_bw *= dequant.value
+            mem = np.asarray(op.bytes, float) / (dev.memory_bandwidth * eta_bw)
+            acc["memory"] = acc["memory"] + np.where(mem >= math, mem, 0.0)
+            acc["math"] = acc["math"] + np.where(mem >= math, 0.0, math)
+            t = t + np.maximum(mem, math)
+        if calls == 0:
             continue
         fixed = eff.kernel_s.value
-        if op.name in transformer.ATTENTION_OPS:
-            fixed = np.where(decoding, eff.attention_call_s.value, fixed)
-        per_call = t / op.calls + fixed
+        if ops[0].name in transformer.ATTENTION_OPS:
+            fixed = np.where(reads_cache, eff.attention_call_s.value, fixed)
+        acc["per-kernel"] = acc["per-kernel"] + calls * fixed
         if not cuda_graphs:
-            per_call = np.maximum(per_call, eff.host_s.value)
-        total = total + op.calls * per_call
-    return total
+            acc["host wait"] = acc["host wait"] + calls * np.maximum(
+                eff.host_s.value - (t / calls + fixed), 0.0)
+    return {k: scalar_or_array(np.asarray(v, float)) for k, v in acc.items()}
+
+
+def _kernels(op_list: "Sequence[Op]") -> list[tuple[tuple[Op, ...], int]]:
+    """Ops grouped into the kernels that launch them: an op with no launch of its own
+    (``calls == 0``) runs inside the kernel before it."""
+    out: list[tuple[tuple[Op, ...], int]] = []
+    for op in op_list:
+        if op.calls == 0 and out:
+            out[-1] = (out[-1][0] + (op,), out[-1][1])
+        else:
+            out.append(((op,), op.calls))
+    return out
 
 
 def forward(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike,
@@ -434,8 +478,10 @@ def forward(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike
         Sequences; tokens per sequence in this forward. Broadcast together with ``cached``.
     cached : array_like of int >= 0
         Tokens per sequence already in the KV cache.
-    weight_dtype : {"fp32", "bf16", "fp16", "fp8", "int8", "int4"}
-    kv_dtype : {"fp32", "bf16", "fp16", "fp8", "int8", "int4"}
+    weight_dtype : str
+        One of :data:`lib.models.WEIGHT_DTYPES`.
+    kv_dtype : str
+        One of :data:`lib.models.KV_DTYPES`.
     tp : int
         Tensor-parallel degree; must divide ``n_heads``.
     compute_dtype : str, optional
@@ -504,7 +550,12 @@ def forward(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike
     floor = np.maximum.reduce([*busy.values(), must_move / dev.memory_bandwidth, link_floor])
     compute_t = total("time_s")
     time_s = compute_t + link.time_s
-    estimate = _calibrated(op_list, unit_times, dev, cd, p, bool(cuda_graphs)) + link.time_s
+    # An attention call that reads a KV cache (a decode step, a speculative verification, a
+    # chunk after the first) pays the decode-attention call's cost; a prefill's does not.
+    reads_cache = (np.asarray(p.new_tokens) == 1) | (np.asarray(p.cached) > 0)
+    estimate = sum(np.asarray(v, float) for v in calibrated_parts(
+        _kernels(op_list), dev, p.weight_dtype, p.act_dtype, compute_dtype=cd,
+        cuda_graphs=bool(cuda_graphs), reads_cache=reads_cache).values()) + link.time_s
     math_t, mem_t = total("math_time_s"), total("memory_time_s")
     flops, moved = total("flops"), total("bytes_weights") + total("bytes_kv") + total("bytes_act")
     need = capacity.memory_required(p.model, p.batch, p.cached + p.new_tokens,
