@@ -24,6 +24,14 @@ above it):
   prefill, decode, MBU and MFU of a measured time
 * ``runs`` -- published end-to-end inference runs beside the model's three times
 * ``regimes`` -- where the bound flips: critical batch, shortest compute-bound prompt
+* ``quantisation`` -- fewer bytes per token: quantised weights and KV cache (scales
+  included), the capacity and step time they buy
+* ``paging`` -- KV-cache allocation: reservation policies and paged blocks over realistic
+  request lengths, the batch that fits, prefix sharing with copy-on-write
+* ``occupancy`` -- split-KV decode attention: blocks, waves, busy SMs, the best split
+* ``fusion`` -- a decode step's kernels at three fusion levels, with and without CUDA graphs
+* ``speculative`` -- speculative and multi-token decoding: tokens per verification, the
+  draft and the verification priced on a device, token trees
 * ``cli`` -- the ``python -m lib`` calculator
 * ``plotting``, ``diagrams``, ``widgets``, ``exercises`` -- plots, schematic diagrams of
   the mechanisms, the chapters' explorers, and feedback on exercise answers (they compute

@@ -88,7 +88,7 @@ def fits(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike,
          tp: int = 1) -> Any:
     """Whether :func:`memory_required` is within the device's memory capacity.
 
-    Introduced in chapters/06_decode.ipynb.
+    Introduced in chapters/11_decode_kernels.ipynb (capacity itself in chapters/06_decode.ipynb).
 
     Examples
     --------

@@ -10,6 +10,9 @@
         [--compute-dtype D] [--link-bandwidth BW] [--link-latency S] [--unfused-attention]
         [--eager] [--json]
     python -m lib utilisation (the estimate's flags) (--time-s T | --tokens-per-s R) [--json]
+    python -m lib speculate --model NAME --hardware NAME --alpha A[,A2,...] [--gamma G]
+        (--draft-model NAME | --draft-cost C) [--batch B] [--context C] [--weight-dtype D]
+        [--kv-dtype D] [--timing {estimate,floor,per-op}] [--eager] [--json]
 
 Without ``--json`` the output is a :class:`lib.tables.Table` formatted with
 :mod:`lib.units`; with ``--json`` it is one JSON object (or, for ``list``, one
@@ -29,6 +32,16 @@ or ``--tokens-per-s``: tokens the forward processes per second, all sequences to
 so ``batch / step time`` in decode and ``batch * prompt / time`` in prefill) and prints
 its MBU, its MFU, the roof it sits nearer, and the measurement over the floor and over
 the calibrated estimate (:func:`lib.inference.utilisation`).
+
+``speculate`` prices speculative decoding (:func:`lib.speculative.speculate`): ``--alpha``
+is the acceptance rate in [0, 1) with ``--gamma`` draft tokens, or comma-separated rates,
+one per draft position (``--gamma`` then optional, and equal to their number); the draft
+is a catalog model on the same device (``--draft-model``) or a cost ratio ``c >= 0``, draft
+time per token over a target decode step (``--draft-cost``). ``--batch`` defaults to 1 and
+``--context`` to 1024. Its JSON holds ``expected_tokens_per_step``, ``draft_time_s``,
+``verify_time_s``, ``baseline_step_s``, ``time_per_token_s`` and ``speedup`` (baseline
+time per token over speculative), priced at the calibrated estimate unless ``--timing``
+says ``floor`` or ``per-op``.
 
 The arithmetic lives in :mod:`lib.models` and :mod:`lib.inference`; this module
 only parses, calls them and prints.
@@ -54,7 +67,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
-from lib import hardware, inference, models, roofline
+from lib import hardware, inference, models, roofline, speculative
 from lib._validate import choice
 from lib.dtypes import DTYPES
 from lib.models import KV_DTYPES, WEIGHT_DTYPES
@@ -122,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     """
     p = _Parser(prog=PROG, description="Roofline calculator for LLM inference: models, "
                 "hardware, and what a prefill or a decode step costs.")
-    sub = p.add_subparsers(dest="command", metavar="{list,show,estimate,utilisation}",
+    sub = p.add_subparsers(dest="command",
+                           metavar="{list,show,estimate,utilisation,speculate}",
                            required=True)
 
     ls = sub.add_parser("list", help="list the catalog's models or hardware")
@@ -146,7 +160,69 @@ def build_parser() -> argparse.ArgumentParser:
     given.add_argument("--tokens-per-s", type=_positive_float("tokens/s, e.g. 104.9"),
                        default=None, help="measured tokens/s of the forward, all sequences "
                        "together (decode: batch / step time)")
+    _speculate_flags(sub.add_parser(
+        "speculate", help="speculative decoding: tokens per verification, times, speed-up"))
     return p
+
+
+def _acceptance(text: str) -> "float | tuple[float, ...]":
+    """``--alpha``: one rate, or comma-separated rates (one per draft position)."""
+    parts = [t.strip() for t in text.split(",")]
+    try:
+        values = [float(t) for t in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number or a comma-separated list of numbers (acceptance "
+            f"rates in [0, 1), e.g. 0.8 or 0.8,0.7,0.6)") from None
+    try:
+        speculative.acceptance_rate("alpha", values)
+    except ValueError:
+        bad = next(v for v in values if not 0 <= v < 1)
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {bad!r} is not an acceptance rate in [0, 1)") from None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _non_negative_float(unit: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number ({unit})") from None
+        if not (value >= 0 and value < float("inf")):
+            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+        return value
+    return parse
+
+
+def _speculate_flags(sp: argparse.ArgumentParser) -> None:
+    """The flags of ``speculate``."""
+    sp.add_argument("--model", required=True,
+                    help="target: catalog name, or a Hugging Face config.json")
+    sp.add_argument("--hardware", required=True, help="catalog device name")
+    sp.add_argument("--alpha", required=True, type=_acceptance,
+                    help="acceptance rate in [0, 1), or comma-separated rates, one per "
+                    "draft position")
+    sp.add_argument("--gamma", type=_whole(1), default=None,
+                    help="draft tokens per verification (>= 1); implied by a list of rates")
+    draft = sp.add_mutually_exclusive_group(required=True)
+    draft.add_argument("--draft-model", default=None,
+                       help="a catalog draft model on the same device")
+    draft.add_argument("--draft-cost", type=_non_negative_float("c, e.g. 0.05"),
+                       default=None, help="c: draft time per token / target decode step")
+    sp.add_argument("--batch", type=_whole(1), default=1, help="sequences (>= 1; default 1)")
+    sp.add_argument("--context", type=_whole(0), default=1024,
+                    help="tokens already cached per sequence (>= 0; default 1024)")
+    sp.add_argument("--weight-dtype", type=_dtype("weight_dtype", WEIGHT_DTYPES),
+                    default="bf16", help="one of " + ", ".join(WEIGHT_DTYPES))
+    sp.add_argument("--kv-dtype", type=_dtype("kv_dtype", KV_DTYPES),
+                    default="bf16", help="one of " + ", ".join(KV_DTYPES))
+    sp.add_argument("--timing", choices=("estimate", "floor", "per-op"), default="estimate",
+                    help="price each forward at the calibrated estimate (default), the "
+                    "floor, or the per-op time")
+    sp.add_argument("--eager", action="store_true",
+                    help="calibrated estimate with eager launches (default: CUDA graphs)")
+    sp.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _workload_flags(es: argparse.ArgumentParser) -> None:
@@ -333,6 +409,51 @@ def _utilisation(args: argparse.Namespace, out: Any, err: Any) -> None:
     print(Table(("", "value"), rows, title=title), file=out)
 
 
+def _speculate(args: argparse.Namespace, out: Any, err: Any) -> None:
+    where = f"{PROG} speculate: error:"
+    if isinstance(args.alpha, tuple):
+        if args.gamma is not None and args.gamma != len(args.alpha):
+            raise CliError(f"{where} --alpha gives {len(args.alpha)} per-position rates but "
+                           f"--gamma is {args.gamma}: give one rate per draft token, or leave "
+                           f"--gamma out.")
+    elif args.gamma is None:
+        raise CliError(f"{where} --gamma G is needed with a single --alpha (draft tokens per "
+                       f"verification, >= 1), or give one rate per draft position "
+                       f"(e.g. --alpha 0.8,0.7,0.6).")
+    m = _flagged("speculate", "model", args.model, resolve_model)
+    d = _flagged("speculate", "hardware", args.hardware, hardware.get)
+    draft = (None if args.draft_model is None
+             else _flagged("speculate", "draft-model", args.draft_model, resolve_model))
+    try:
+        s = speculative.speculate(
+            m, d, list(args.alpha) if isinstance(args.alpha, tuple) else args.alpha,
+            args.gamma, draft_model=draft, draft_cost=args.draft_cost, batch=args.batch,
+            context=args.context, weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype,
+            timing=args.timing.replace("-", "_"), cuda_graphs=not args.eager)
+    except ValueError as exc:
+        raise CliError(f"{where} {exc}") from None
+    if not s.fits:
+        print(f"warning: {m.name}{'' if draft is None else ' with its draft ' + draft.name} "
+              f"at batch {args.batch} and {args.context} tokens does not fit {d.name}'s "
+              f"{fmt_bytes(d.memory_capacity)}; estimating anyway.", file=err)
+    if args.json:
+        print(_json(s.to_dict()), file=out)
+        return
+    alpha = (", ".join(f"{a:g}" for a in s.alpha) if isinstance(s.alpha, tuple)
+             else f"{s.alpha:g}")
+    rows = [("expected tokens per verification", f"{s.expected_tokens_per_step:.3f}"),
+            (f"draft ({s.draft})", fmt_time(s.draft_time_s)),
+            (f"verification ({int(s.gamma) + 1} tokens)", fmt_time(s.verify_time_s)),
+            ("  over one decode step", f"{s.verify_ratio:.3f}"),
+            ("one speculative step", fmt_time(s.step_time_s)),
+            ("time per token, speculative", fmt_time(s.time_per_token_s)),
+            ("time per token, plain decode", fmt_time(s.baseline_step_s)),
+            ("speed-up", f"{s.speedup:.2f}x")]
+    title = (f"speculate: {s.model} on {s.device}, alpha {alpha}, gamma {int(s.gamma)}, "
+             f"batch {args.batch}, context {args.context} ({args.timing} times)")
+    print(Table(("", "value"), rows, title=title), file=out)
+
+
 def _forward(args: argparse.Namespace, err: Any, command: str) -> inference.Estimate:
     """The estimate the workload flags describe, with the warnings it deserves on ``err``."""
     where = f"{PROG} {command}: error:"
@@ -418,6 +539,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: Any = None, stderr: Any =
             _show(args, out)
         elif args.command == "estimate":
             _estimate(args, out, err)
+        elif args.command == "speculate":
+            _speculate(args, out, err)
         else:
             _utilisation(args, out, err)
     except CliError as exc:

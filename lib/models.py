@@ -67,11 +67,17 @@ NORMS = ("rmsnorm", "layernorm")
 POSITIONAL = ("rope", "learned")
 #: Keys of :meth:`ModelConfig.params_breakdown`, in this order.
 COMPONENTS = ("embedding", "attention", "mlp", "norms", "lm_head")
-#: Precisions the weights may be stored in (quantisation scales are not counted, except in
-#: llama.cpp's q8_0 and q4_0 block formats, whose size includes them).
+#: Precisions the weights may be stored in (:data:`lib.dtypes.FORMATS`). The scales of fp8,
+#: int8 and int4 are per tensor (or per channel) and not counted; llama.cpp's q8_0 and q4_0
+#: block formats include theirs.
 WEIGHT_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0")
-#: Precisions the KV cache may be stored in (quantisation scales are not counted).
-KV_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
+#: Precisions the KV cache may be stored in (:data:`lib.dtypes.FORMATS`). fp8, int8 and int4
+#: have per-tensor scales (vLLM's and TensorRT-LLM's FP8 caches: one scale per layer for K
+#: and one for V), not counted; llama.cpp's cache types q8_0, q4_0 and q4_1 and KIVI's
+#: int4_g32 and int2_g32 share an FP16 scale (and zero) per group of 32, counted in their
+#: bytes per element (chapters/09_quantisation.ipynb).
+KV_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0", "q4_1", "int4_g32",
+             "int2_g32")
 #: ``model_type`` values :func:`from_hf_config` understands.
 HF_MODEL_TYPES = ("llama", "mistral", "mixtral", "qwen2", "gpt2")
 
@@ -337,7 +343,8 @@ class ModelConfig:
         """Bytes of all weights stored at ``weight_dtype`` (every expert, the whole vocabulary).
 
         Every tensor is assumed stored at ``weight_dtype``, embedding and LM head included;
-        quantisation scales are not counted.
+        per-tensor quantisation scales are not counted, group scales are
+        (:mod:`lib.dtypes`).
 
         Introduced in chapters/04_transformer_arithmetic.ipynb.
 
@@ -444,6 +451,8 @@ class ModelConfig:
         >>> get("llama-3-8b").kv_bytes_per_token("fp8") / 1024
         64.0
         >>> get("llama-2-70b").kv_bytes_per_token("bf16", tp=8) / 1024    # 1 of 8 KV heads
+        40.0
+        >>> get("llama-3-8b").kv_bytes_per_token("int4_g32") / 1024    # 5 bits: scales counted
         40.0
         """
         kd = choice("kv_dtype", kv_dtype, KV_DTYPES)

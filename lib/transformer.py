@@ -43,7 +43,8 @@ Conventions, each a choice a chapter can question:
   Unfused, the score matrix goes through memory and the masked half is computed.
   A decode step with C tokens cached reads C + 1 entries per sequence and layer.
 * **Precisions**: weights at ``weight_dtype`` (every tensor, embedding and LM head
-  included; quantisation scales not counted), the KV cache at ``kv_dtype``, activations
+  included; a group-scaled format's scales counted, per-tensor scales not:
+  :class:`lib.dtypes.Format`), the KV cache at ``kv_dtype``, activations
   at the weights' own fp32 or fp16, else bf16 (:func:`activation_dtype_for`).
 * **LM head**: its matrix is read in full every forward; logits are computed for each
   sequence's last position only, or for every new token with ``all_logits=True``

@@ -54,6 +54,11 @@ REGISTRY: dict[str, str] = {
     "prefill": "lib.widgets.prefill:PrefillExplorer",
     "decode": "lib.widgets.decode:DecodeExplorer",
     "mental_model": "lib.widgets.mental_model:MentalModelExplorer",
+    "quantisation": "lib.widgets.quantisation:QuantisationExplorer",
+    "paging": "lib.widgets.paging:PagingExplorer",
+    "decode_kernels": "lib.widgets.decode_kernels:DecodeKernelsExplorer",
+    "speculative": "lib.widgets.speculative:SpeculativeExplorer",
+    "token_tree": "lib.widgets.token_tree:TokenTreeExplorer",
 }
 
 DPI = 80
