@@ -16,7 +16,8 @@ above it):
 * ``kernels`` -- FLOPs and bytes (split into weights, KV cache and activations) of every
   kernel: vector ops, dot, GEMV, GEMM, norms, softmax, activation, lookup, attention
 * ``memory`` -- transfers, latency and the memory hierarchy (chapter 1)
-* ``comm`` -- device-to-device links: the latency-bandwidth cost of an all-reduce
+* ``comm`` -- device-to-device links: the latency-bandwidth cost of an all-reduce, a
+  point-to-point transfer, an all-to-all
 * ``models`` -- transformer configs from ``config.json``: parameters, KV bytes per token
 * ``capacity`` -- what fits in memory: weights, KV cache, the largest batch or context
 * ``transformer`` -- what one forward pass does, op by op: FLOPs and bytes
@@ -29,9 +30,14 @@ above it):
 * ``paging`` -- KV-cache allocation: reservation policies and paged blocks over realistic
   request lengths, the batch that fits, prefix sharing with copy-on-write
 * ``occupancy`` -- split-KV decode attention: blocks, waves, busy SMs, the best split
-* ``fusion`` -- a decode step's kernels at three fusion levels, with and without CUDA graphs
+* ``fusion`` -- a forward's kernels at three fusion levels, with and without CUDA graphs
 * ``speculative`` -- speculative and multi-token decoding: tokens per verification, the
   draft and the verification priced on a device, token trees
+* ``prefill`` -- a prefill's kernels at each fusion level, attention under causal,
+  sliding-window and block-sparse masks, the launch-bound prompt, chunked prefill and decode
+  piggybacking
+* ``parallel`` -- scaling out: tensor, pipeline, expert and sequence parallelism; sharding
+  tables; published multi-GPU scaling measurements
 * ``cli`` -- the ``python -m lib`` calculator
 * ``plotting``, ``diagrams``, ``widgets``, ``exercises`` -- plots, schematic diagrams of
   the mechanisms, the chapters' explorers, and feedback on exercise answers (they compute

@@ -8,7 +8,7 @@
     python -m lib estimate --model NAME_OR_CONFIG_JSON --hardware NAME --phase {prefill,decode}
         --batch B (--prompt-len P | --context C) [--weight-dtype D] [--kv-dtype D] [--tp N]
         [--compute-dtype D] [--link-bandwidth BW] [--link-latency S] [--unfused-attention]
-        [--eager] [--json]
+        [--eager] [--pp N] [--micro-batches M] [--json]
     python -m lib utilisation (the estimate's flags) (--time-s T | --tokens-per-s R) [--json]
     python -m lib speculate --model NAME --hardware NAME --alpha A[,A2,...] [--gamma G]
         (--draft-model NAME | --draft-cost C) [--batch B] [--context C] [--weight-dtype D]
@@ -26,6 +26,16 @@ The estimate's JSON holds the per-op time ``time_s``, the floor ``floor_s`` (no
 implementation is faster; never above ``time_s``), the calibrated estimate ``estimate_s``
 (what a mature engine takes: :mod:`lib.efficiency`; ``--eager`` charges launches without
 CUDA graphs), the communication time ``comm_s`` and ``peak_known``, with every op.
+
+``--pp N`` splits the layers into ``N`` pipeline stages of ``--tp`` devices each, and
+``--micro-batches M`` cuts the batch into ``M`` micro-batches (it must divide ``--batch``);
+either flag prices the forward with :func:`lib.parallel.pipeline` and the JSON gains
+``pp``, ``micro_batches``, ``devices``, ``bubble_s``, ``bubble_fraction``, ``pipeline_s``
+(all micro-batches through all stages, at the calibrated estimate), ``latency_s`` (one
+micro-batch through every stage), ``stage_s``, ``transfer_s``, ``flops_per_device``,
+``bytes_per_device`` and ``memory_per_device``. A split that cannot run is an error:
+heads not divisible by ``--tp``, more stages than layers, a micro-batch count that does
+not divide the batch, or weights and cache that do not fit each device.
 
 ``utilisation`` takes the same workload and a measured time of that forward (``--time-s``,
 or ``--tokens-per-s``: tokens the forward processes per second, all sequences together,
@@ -67,13 +77,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
-from lib import hardware, inference, models, roofline, speculative
+from lib import hardware, inference, models, parallel, roofline, speculative
 from lib._validate import choice
 from lib.dtypes import DTYPES
 from lib.models import KV_DTYPES, WEIGHT_DTYPES
 from lib.tables import Table
-from lib.units import fmt_bandwidth, fmt_bytes, fmt_count, fmt_flop_rate, fmt_intensity, \
-    fmt_time
+from lib.units import fmt_bandwidth, fmt_bytes, fmt_count, fmt_flop_rate, fmt_flops, \
+    fmt_intensity, fmt_time
 
 __all__ = ["main", "build_parser", "resolve_model"]
 
@@ -152,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     es = sub.add_parser("estimate", help="roofline estimate of a prefill or one decode step")
     _workload_flags(es)
+    es.add_argument("--pp", type=_whole(1), default=None,
+                    help="pipeline stages of --tp devices each (>= 1; at most the layers)")
+    es.add_argument("--micro-batches", type=_whole(1), default=None,
+                    help="micro-batches the batch is cut into for the pipeline (divides "
+                    "--batch; default 1)")
     ut = sub.add_parser("utilisation", help="MBU, MFU and the nearer roof of a measured time")
     _workload_flags(ut)
     given = ut.add_mutually_exclusive_group(required=True)
@@ -381,11 +396,71 @@ def _flagged(command: str, what: str, value: str, fn: Callable[[str], Any]) -> A
 
 
 def _estimate(args: argparse.Namespace, out: Any, err: Any) -> None:
+    if args.pp is not None or args.micro_batches is not None:
+        _estimate_split(args, out, err)
+        return
     est = _forward(args, err, "estimate")
     if args.json:
         print(_json(est.to_dict()), file=out)
     else:
         print(inference.ops_table(est), file=out)
+
+
+def _estimate_split(args: argparse.Namespace, out: Any, err: Any) -> None:
+    """``estimate`` with ``--pp`` or ``--micro-batches``: the pipeline's times and memory."""
+    where = f"{PROG} estimate: error:"
+    pp, mb = args.pp or 1, args.micro_batches or 1
+    m = _flagged("estimate", "model", args.model, resolve_model)
+    if pp > m.n_layers:
+        raise CliError(f"{where} --pp {pp}: more stages than the {m.n_layers} layers of "
+                       f"{m.name} (each stage holds at least one whole layer).")
+    if args.batch % mb:
+        raise CliError(f"{where} --micro-batches {mb} must divide --batch {args.batch} (each "
+                       f"micro-batch holds whole sequences).")
+    est = _forward(args, err, "estimate", quiet_fit=True)
+    new, cached = ((args.prompt_len, 0) if args.phase == "prefill" else (1, args.context))
+    try:
+        p = parallel.pipeline(m, est.device, args.batch, new, cached, tp=args.tp, pp=pp,
+                              micro_batches=mb, weight_dtype=args.weight_dtype,
+                              kv_dtype=args.kv_dtype, compute_dtype=args.compute_dtype,
+                              fused_attention=not args.unfused_attention,
+                              link_bandwidth=args.link_bandwidth,
+                              link_latency=args.link_latency, cuda_graphs=not args.eager)
+    except ValueError as exc:
+        raise CliError(f"{where} {exc}") from None
+    if not p.fits:
+        raise CliError(f"{where} --tp {args.tp} --pp {pp}: {m.name} needs "
+                       f"{fmt_bytes(p.memory_per_device)} per device (weights and KV cache of "
+                       f"the largest stage) but {est.device} has "
+                       f"{fmt_bytes(p.memory_capacity)}; use more devices.")
+    extra = {"pp": p.pp, "micro_batches": p.micro_batches, "devices": p.devices,
+             "bubble_s": p.bubble_s, "bubble_fraction": p.bubble_fraction,
+             "pipeline_s": p.time_s, "latency_s": p.latency_s, "stage_s": p.stage_time_s,
+             "transfer_s": p.transfer_s, "transfer_bytes": p.transfer_bytes,
+             "flops_per_device": p.flops_per_device, "bytes_per_device": p.bytes_per_device,
+             "memory_per_device": p.memory_per_device,
+             "pipeline_tokens_per_s": p.tokens_per_s}
+    if args.json:
+        print(_json({**est.to_dict(), **{k: inference._plain(v) for k, v in extra.items()}}),
+              file=out)
+        return
+    rows = [("stages x tensor-parallel", f"{p.pp} x {p.tp} = {p.devices} devices"),
+            ("layers per stage", ", ".join(str(s.layers) for s in p.stages)),
+            ("micro-batches", f"{p.micro_batches} of {args.batch // p.micro_batches}"),
+            ("slowest stage, per micro-batch", fmt_time(p.stage_time_s)),
+            ("activations between stages", f"{fmt_bytes(p.transfer_bytes)} in "
+                                            f"{fmt_time(p.transfer_s)}"),
+            ("one micro-batch through all stages", fmt_time(p.latency_s)),
+            ("all micro-batches (GPipe)", fmt_time(p.time_s)),
+            ("bubble", f"{fmt_time(p.bubble_s)} ({p.bubble_fraction:.1%})"),
+            ("tokens/s (all devices)", fmt_count(p.tokens_per_s)),
+            ("FLOPs per device", fmt_flops(p.flops_per_device)),
+            ("bytes per device", fmt_bytes(p.bytes_per_device)),
+            ("memory per device", f"{fmt_bytes(p.memory_per_device)} of "
+                                  f"{fmt_bytes(p.memory_capacity)}")]
+    title = (f"{args.phase}: {m.name} on {p.devices} x {est.device}, batch {args.batch}, "
+             f"tp {p.tp}, pp {p.pp} (calibrated estimate)")
+    print(Table(("", "value"), rows, title=title), file=out)
 
 
 def _utilisation(args: argparse.Namespace, out: Any, err: Any) -> None:
@@ -454,7 +529,8 @@ def _speculate(args: argparse.Namespace, out: Any, err: Any) -> None:
     print(Table(("", "value"), rows, title=title), file=out)
 
 
-def _forward(args: argparse.Namespace, err: Any, command: str) -> inference.Estimate:
+def _forward(args: argparse.Namespace, err: Any, command: str,
+             quiet_fit: bool = False) -> inference.Estimate:
     """The estimate the workload flags describe, with the warnings it deserves on ``err``."""
     where = f"{PROG} {command}: error:"
     if args.phase == "prefill":
@@ -500,7 +576,7 @@ def _forward(args: argparse.Namespace, err: Any, command: str) -> inference.Esti
     if tokens > m.max_context:
         print(f"warning: {tokens} tokens per sequence exceeds {m.name}'s max context of "
               f"{m.max_context}; estimating anyway.", file=err)
-    if not est.fits:
+    if not est.fits and not quiet_fit:
         print(f"warning: {m.name} with batch {args.batch} at {tokens} tokens needs "
               f"{fmt_bytes(est.memory_required)} per device (weights {args.weight_dtype}, "
               f"KV {args.kv_dtype}, tp {args.tp}) but {d.name} has "

@@ -32,7 +32,7 @@ from lib._validate import positive, scalar_or_array
 from lib.hardware import Device, Source
 
 __all__ = ["NCCL_BASE_LATENCY_S", "NCCL_BASE_LATENCY_SOURCE", "Collective", "ring_all_reduce",
-           "all_reduce"]
+           "all_reduce", "point_to_point", "all_to_all", "link_of"]
 
 #: Start-up cost of one ring all-reduce in NCCL's cost model (LL protocol), seconds.
 NCCL_BASE_LATENCY_S = 6.6e-6
@@ -129,3 +129,86 @@ def all_reduce(nbytes: ArrayLike, devices: int, device: "str | Device",
                          f"{dev.name}; pass link_bandwidth (byte/s per direction) and "
                          "step_latency (seconds per message).")
     return ring_all_reduce(nbytes, devices, bw, lat)
+
+
+# --- chapter 14: the other patterns of scaling out ----------------------------------------------
+
+def link_of(device: "str | Device", link_bandwidth: float | None = None,
+            step_latency: float | None = None) -> tuple[float, float]:
+    """The link of catalog ``device`` as ``(bandwidth byte/s per direction, latency s per message)``.
+
+    ``link_bandwidth`` and ``step_latency`` override the catalog's figures; a ``ValueError``
+    names the device when the catalog holds none and none is given.
+
+    Introduced in chapters/14_parallelism.ipynb.
+
+    Examples
+    --------
+    >>> link_of("h100-sxm"), link_of("l40s")
+    ((450000000000.0, 6e-07), (32000000000.0, 1e-06))
+    """
+    dev = hardware.get(device)
+    bw = dev.interconnect_bandwidth if link_bandwidth is None else link_bandwidth
+    lat = dev.interconnect_latency if step_latency is None else step_latency
+    if bw is None or lat is None:
+        raise ValueError(f"device={dev.name!r}: the catalog holds no device-to-device link for "
+                         f"{dev.name}; pass link_bandwidth (byte/s per direction) and "
+                         "step_latency (seconds per message).")
+    return float(bw), float(lat)
+
+
+def point_to_point(nbytes: ArrayLike, link_bandwidth: ArrayLike, step_latency: ArrayLike
+                   ) -> Collective:
+    """One device sends ``nbytes`` to one other: a single message, ``latency + nbytes / bandwidth``.
+
+    What a pipeline stage sends the next (its activations), and what each device of a
+    ring attention passes its neighbour at each step (a block of K and V). No start-up
+    cost beyond the message's own latency is charged: NCCL's ``baseLat`` is a figure of
+    its ring all-reduce, not of a send. With ``nbytes = 0`` nothing is sent and the time
+    is 0.
+
+    Introduced in chapters/14_parallelism.ipynb.
+
+    Examples
+    --------
+    >>> c = point_to_point(64e6, 450e9, 0.6e-6)     # 64 MB of activations over NVLink
+    >>> c.messages, round(c.time_s * 1e6, 1)
+    (1.0, 142.8)
+    """
+    n = positive("nbytes", nbytes, allow_zero=True)
+    bw = positive("link_bandwidth", link_bandwidth)
+    lat = positive("step_latency", step_latency, allow_zero=True)
+    messages = np.where(n > 0, 1.0, 0.0)
+    time = np.where(n > 0, lat + n / bw, 0.0)
+    return Collective(*(scalar_or_array(a) for a in np.broadcast_arrays(n, messages, time)))
+
+
+def all_to_all(nbytes: ArrayLike, devices: ArrayLike, link_bandwidth: ArrayLike,
+               step_latency: ArrayLike) -> Collective:
+    """An all-to-all: each of ``devices`` holds ``nbytes`` split evenly among all of them.
+
+    Each keeps its own ``1 / p`` share and sends the other ``p - 1`` shares, one message
+    to each peer: ``(p - 1) / p x nbytes`` sent, ``p - 1`` messages, and the time
+    ``(p - 1) x step_latency + sent / link_bandwidth`` (each device's link carries its own
+    sends; the messages go out one after the other). This is expert parallelism's
+    dispatch (tokens to the devices holding their experts) and combine (the results back).
+    No start-up cost is charged (NCCL's ``baseLat`` is its ring all-reduce's).
+
+    Introduced in chapters/14_parallelism.ipynb.
+
+    Examples
+    --------
+    >>> c = all_to_all(8e6, 8, 450e9, 0.6e-6)
+    >>> c.bytes_sent, c.messages, round(c.time_s * 1e6, 2)
+    (7000000.0, 7.0, 19.76)
+    >>> all_to_all(8e6, 1, 450e9, 0.6e-6).time_s
+    0.0
+    """
+    n = positive("nbytes", nbytes, allow_zero=True)
+    p = positive("devices", devices, integer=True)
+    bw = positive("link_bandwidth", link_bandwidth)
+    lat = positive("step_latency", step_latency, allow_zero=True)
+    messages = p - 1.0
+    sent = messages / p * n
+    time = np.where(p > 1, messages * lat + sent / bw, 0.0)
+    return Collective(*(scalar_or_array(a) for a in np.broadcast_arrays(sent, messages, time)))

@@ -26,6 +26,9 @@ bandwidth (``"memory"``) or its FLOPs at the achieved peak (``"math"``), whichev
 longer; its fixed per-kernel cost (``"per-kernel"``); and, launched eagerly, the time the
 GPU waits for the host (``"host wait"``).
 
+``new_tokens`` builds the same levels for a forward of any length: a prefill, or a chunk of
+one (chapters/13_prefill_kernels.ipynb, where :mod:`lib.prefill` uses them).
+
 Introduced in chapters/11_decode_kernels.ipynb.
 
 Examples
@@ -56,7 +59,7 @@ from lib.transformer import Op
 from lib.units import fmt_bytes, fmt_time
 
 __all__ = ["LEVELS", "PARTS", "FusedKernel", "Step", "kernels_at", "kernel_count", "step",
-           "levels_table"]
+           "price", "group_ops", "levels_table"]
 
 #: Fusion levels, from the most kernels to the fewest.
 LEVELS = ("unfused", "merged GEMMs", "fused elementwise")
@@ -144,10 +147,17 @@ def _split_gemm(part: Op, widths: dict[str, int], p: transformer.ForwardPass, m:
 
 def kernels_at(model: "str | ModelConfig", batch: ArrayLike, context: ArrayLike,
                level: str = "merged GEMMs", *, weight_dtype: str = "bf16",
-               kv_dtype: str = "bf16") -> tuple[FusedKernel, ...]:
-    """The kernels of one decode step at ``level`` (see the module docstring), in op order.
+               kv_dtype: str = "bf16", new_tokens: ArrayLike = 1,
+               fused_attention: bool = True) -> tuple[FusedKernel, ...]:
+    """The kernels of one forward at ``level`` (see the module docstring), in op order.
 
-    Introduced in chapters/11_decode_kernels.ipynb.
+    A decode step by default; ``new_tokens`` tokens per sequence (a prefill with
+    ``context=0``, a chunk of one after ``context`` tokens) at the same levels. With
+    ``fused_attention=False`` the softmax and ``P V`` are kernels of their own and the
+    score matrix goes through memory (:func:`lib.kernels.attention`).
+
+    Introduced in chapters/11_decode_kernels.ipynb; ``new_tokens`` and
+    ``fused_attention`` in chapters/13_prefill_kernels.ipynb.
 
     Examples
     --------
@@ -157,9 +167,27 @@ def kernels_at(model: "str | ModelConfig", batch: ArrayLike, context: ArrayLike,
     """
     lv = choice("level", level, LEVELS)
     m = models.get(model)
-    p = transformer.forward_pass(m, batch, 1, context, weight_dtype=weight_dtype,
-                                 kv_dtype=kv_dtype)
-    parts = {o.name: o for o in transformer.ops(p)}
+    p = transformer.forward_pass(m, batch, new_tokens, context, weight_dtype=weight_dtype,
+                                 kv_dtype=kv_dtype, fused_attention=fused_attention)
+    return group_ops(p, lv)
+
+
+def group_ops(p: transformer.ForwardPass, level: str,
+              op_list: "tuple[Op, ...] | None" = None) -> tuple[FusedKernel, ...]:
+    """The ops of ``p`` (or ``op_list``, ops of ``p`` some of which a caller changed) as
+    the kernels of fusion level ``level``: :func:`kernels_at` after building ``p``.
+
+    Introduced in chapters/13_prefill_kernels.ipynb.
+
+    Examples
+    --------
+    >>> p = transformer.forward_pass("gpt2", 1, 256)
+    >>> len(group_ops(p, "fused elementwise")) < len(group_ops(p, "unfused"))
+    True
+    """
+    lv = choice("level", level, LEVELS)
+    m = p.model
+    parts = {o.name: o for o in (transformer.ops(p) if op_list is None else op_list)}
     calls = {o.name: o.calls for o in parts.values()}
     ab, L = bytes_per_element(p.act_dtype), m.n_layers
     kv_name = "RoPE and KV write" if "RoPE and KV write" in parts else "KV write"
@@ -220,16 +248,22 @@ def kernel_count(model: "str | ModelConfig", level: str = "merged GEMMs") -> int
 
 def step(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike,
          context: ArrayLike, level: str = "merged GEMMs", *, cuda_graphs: bool = True,
-         weight_dtype: str = "bf16", kv_dtype: str = "bf16") -> Step:
+         weight_dtype: str = "bf16", kv_dtype: str = "bf16", new_tokens: ArrayLike = 1,
+         fused_attention: bool = True) -> Step:
     """A decode step's calibrated time at a fusion level, split into :data:`PARTS`.
 
     Each kernel costs, per launch, ``sum over its parts of max(bytes / (beta eta_beta),
     math at peak / eta) + t_k`` (a decode-attention call its own fixed cost, t_attn), and,
     eagerly launched, at least the host's ``host_s``: :func:`lib.inference.calibrated_parts`,
     the rule of :attr:`lib.inference.Estimate.estimate_s`, which ``"merged GEMMs"``
-    reproduces. One device (``tp = 1``); ``batch`` and ``context`` broadcast.
+    reproduces. One device (``tp = 1``); ``batch``, ``context`` and ``new_tokens`` broadcast.
 
-    Introduced in chapters/11_decode_kernels.ipynb.
+    ``new_tokens > 1`` prices a prefill (``context=0``) or a chunk of one at each level;
+    an attention kernel pays the decode-attention call's cost only where it reads a KV cache
+    (``new_tokens == 1`` or ``context > 0``), as :func:`lib.inference.forward` charges it.
+
+    Introduced in chapters/11_decode_kernels.ipynb; ``new_tokens`` and
+    ``fused_attention`` in chapters/13_prefill_kernels.ipynb.
 
     Examples
     --------
@@ -239,14 +273,42 @@ def step(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike,
     True
     >>> {k: round(v * 1e6) for k, v in s.parts.items()}      # µs
     {'memory': 5141, 'math': 0, 'per-kernel': 900, 'host wait': 0}
+    >>> pre = step("llama-3-8b", "h100-sxm", 1, 0, new_tokens=2048)   # a prefill
+    >>> bool(np.isclose(pre.time_s, inf.prefill("llama-3-8b", "h100-sxm", 1, 2048).estimate_s))
+    True
+    """
+    m = models.get(model)
+    ks = kernels_at(m, batch, context, level, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                    new_tokens=new_tokens, fused_attention=fused_attention)
+    return price(ks, m, device, batch, context, level, cuda_graphs=cuda_graphs,
+                 weight_dtype=weight_dtype, new_tokens=new_tokens)
+
+
+def price(ks: "tuple[FusedKernel, ...]", model: "str | ModelConfig", device: "str | Device",
+          batch: ArrayLike, context: ArrayLike, level: str, *, cuda_graphs: bool = True,
+          weight_dtype: str = "bf16", new_tokens: ArrayLike = 1) -> Step:
+    """A :class:`Step` of the kernels ``ks`` (from :func:`kernels_at`, or changed from them).
+
+    What :func:`step` does after building its kernels, for a module that changes a kernel
+    first (:mod:`lib.prefill` swaps attention's for a sparse mask's): the one pricing rule,
+    :func:`lib.inference.calibrated_parts`, and the totals.
+
+    Introduced in chapters/13_prefill_kernels.ipynb.
+
+    Examples
+    --------
+    >>> ks = kernels_at("gpt2", 1, 0, new_tokens=512)
+    >>> s = price(ks, "gpt2", "h100-sxm", 1, 0, "merged GEMMs", new_tokens=512)
+    >>> s.n_kernels == kernel_count("gpt2")
+    True
     """
     graphs = flag("cuda_graphs", cuda_graphs)
     dev = hardware.get(device)
     m = models.get(model)
-    ks = kernels_at(m, batch, context, level, weight_dtype=weight_dtype, kv_dtype=kv_dtype)
     parts = inference.calibrated_parts([(k.parts, k.calls) for k in ks], dev, weight_dtype,
                                        transformer.activation_dtype_for(weight_dtype),
-                                       cuda_graphs=graphs)
+                                       cuda_graphs=graphs,
+                                       reads_cache=inference.reads_cache(new_tokens, context))
     host = efficiency.get(dev).host_s.value
     n = sum(k.calls for k in ks)
     flops = sum(k.flops for k in ks)

@@ -76,7 +76,7 @@ from lib.units import fmt_bytes, fmt_count, fmt_flop_rate, fmt_flops, fmt_intens
 __all__ = [
     "OpCost", "Estimate", "compute_dtype_for", "forward", "prefill", "decode", "ttft", "tpot",
     "request_phases", "generation_time", "tpot_approx", "launch_floor", "mbu", "mfu",
-    "Utilisation", "utilisation", "CALIBRATED_PARTS", "calibrated_parts",
+    "Utilisation", "utilisation", "CALIBRATED_PARTS", "calibrated_parts", "reads_cache",
     "SPLIT", "time_split", "attention_share", "roofline_point", "TABLE_COLUMNS", "ops_table",
 ]
 
@@ -442,6 +442,21 @@ def calibrated_parts(kernels: "Sequence[tuple[Sequence[Op], int]]", device: "str
     return {k: scalar_or_array(np.asarray(v, float)) for k, v in acc.items()}
 
 
+def reads_cache(new_tokens: ArrayLike, cached: ArrayLike) -> Any:
+    """Whether a forward's attention reads a KV cache, and so pays the attention call's cost
+    (:func:`calibrated_parts`): a decode step, a speculative verification or a chunk after
+    the first does; a prefill from an empty cache does not.
+
+    Introduced in chapters/13_prefill_kernels.ipynb.
+
+    Examples
+    --------
+    >>> reads_cache([1, 5, 512, 512], [1024, 1024, 0, 512]).tolist()
+    [True, True, False, True]
+    """
+    return (np.asarray(new_tokens) == 1) | (np.asarray(cached) > 0)
+
+
 def _kernels(op_list: "Sequence[Op]") -> list[tuple[tuple[Op, ...], int]]:
     """Ops grouped into the kernels that launch them: an op with no launch of its own
     (``calls == 0``) runs inside the kernel before it."""
@@ -550,12 +565,10 @@ def forward(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike
     floor = np.maximum.reduce([*busy.values(), must_move / dev.memory_bandwidth, link_floor])
     compute_t = total("time_s")
     time_s = compute_t + link.time_s
-    # An attention call that reads a KV cache (a decode step, a speculative verification, a
-    # chunk after the first) pays the decode-attention call's cost; a prefill's does not.
-    reads_cache = (np.asarray(p.new_tokens) == 1) | (np.asarray(p.cached) > 0)
     estimate = sum(np.asarray(v, float) for v in calibrated_parts(
         _kernels(op_list), dev, p.weight_dtype, p.act_dtype, compute_dtype=cd,
-        cuda_graphs=bool(cuda_graphs), reads_cache=reads_cache).values()) + link.time_s
+        cuda_graphs=bool(cuda_graphs), reads_cache=reads_cache(p.new_tokens, p.cached)
+    ).values()) + link.time_s
     math_t, mem_t = total("math_time_s"), total("memory_time_s")
     flops, moved = total("flops"), total("bytes_weights") + total("bytes_kv") + total("bytes_act")
     need = capacity.memory_required(p.model, p.batch, p.cached + p.new_tokens,

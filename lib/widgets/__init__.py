@@ -59,6 +59,8 @@ REGISTRY: dict[str, str] = {
     "decode_kernels": "lib.widgets.decode_kernels:DecodeKernelsExplorer",
     "speculative": "lib.widgets.speculative:SpeculativeExplorer",
     "token_tree": "lib.widgets.token_tree:TokenTreeExplorer",
+    "parallel": "lib.widgets.parallel:ParallelExplorer",
+    "prefill_kernels": "lib.widgets.prefill_kernels:PrefillKernelsExplorer",
 }
 
 DPI = 80
