@@ -53,8 +53,9 @@ from lib.kernels import Kernel
 from lib.models import ModelConfig
 from lib.transformer import ATTENTION_OPS, Op
 
-__all__ = ["MASKS", "masked_model", "AttentionCost", "attention", "step", "fixed_share",
-           "launch_bound_below", "Chunked", "chunked", "Piggyback", "piggyback"]
+__all__ = ["MASKS", "masked_model", "AttentionCost", "attention", "step", "FusionSaving",
+           "fusion_saving", "fixed_share", "launch_bound_below", "Chunked", "chunked",
+           "Piggyback", "piggyback"]
 
 #: Attention masks :func:`attention` and :func:`step` price.
 MASKS = ("causal", "sliding window", "block-sparse")
@@ -208,6 +209,82 @@ def step(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike,
                         weight_dtype=weight_dtype, new_tokens=prompt_len)
 
 
+@dataclass(frozen=True)
+class FusionSaving:
+    """What fusing the elementwise ops saves in one forward: bytes, and where they were.
+
+    Introduced in chapters/13_prefill_kernels.ipynb.
+
+    Attributes
+    ----------
+    bytes_removed : float or ndarray
+        Bytes the ``"fused elementwise"`` level moves fewer than ``"merged GEMMs"``.
+    bytes_hidden : float or ndarray
+        The share of them that a compute-bound op (a GEMM whose time is its math) no longer
+        writes: off the clock, they save no time.
+    bytes_on_clock : float or ndarray
+        The rest, removed from memory-bound ops: ``bytes_removed - bytes_hidden``.
+    parts_saved : dict
+        Seconds of each calibrated part (:data:`lib.fusion.PARTS`) saved.
+    time_saved_s : float or ndarray
+        The merged level's calibrated time minus the fused level's.
+    share : float or ndarray
+        ``time_saved_s`` over the merged level's time.
+    """
+
+    bytes_removed: Any
+    bytes_hidden: Any
+    bytes_on_clock: Any
+    parts_saved: dict
+    time_saved_s: Any
+    share: Any
+
+
+def fusion_saving(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike,
+                  prompt_len: ArrayLike, *, cuda_graphs: bool = True) -> FusionSaving:
+    """Fused elementwise against merged GEMMs: which removed bytes were on the clock.
+
+    Op by op (:func:`step` at the two levels), the bytes fusion removes are split by the
+    op's bound at the merged level under the one pricing rule
+    (:func:`lib.inference.calibrated_parts`): an op whose time is its math (a compute-bound
+    GEMM writing Q, K, V or the gate and up outputs) saves no time by writing less; a
+    memory-bound op (norm, residual add, RoPE, SiLU) saves its bytes at the sustained
+    bandwidth. Sizes broadcast.
+
+    Introduced in chapters/13_prefill_kernels.ipynb.
+
+    Examples
+    --------
+    >>> f = fusion_saving("llama-3-8b", "h100-sxm", 1, 2048)
+    >>> round(float(f.bytes_removed) / 1e9, 2), round(float(f.bytes_hidden) / 1e9, 2)  # GB
+    (10.2, 4.03)
+    >>> round(float(f.share), 3)
+    0.052
+    """
+    dev = hardware.get(device)
+    merged, fused = (step(model, dev, batch, prompt_len, lv, cuda_graphs=cuda_graphs)
+                     for lv in fusion.LEVELS[1:])
+
+    def ops_of(s: Step) -> dict[str, Op]:
+        return {o.name: o for k in s.kernels for o in k.parts}
+
+    before, after = ops_of(merged), ops_of(fused)
+    removed = hidden = 0.0
+    for name, op in before.items():
+        less = np.asarray(op.kernel.bytes_moved, float) - np.asarray(
+            after[name].kernel.bytes_moved, float)
+        alone = inference.calibrated_parts([((op,), 0)], dev, "bf16", "bf16")
+        removed = removed + less
+        hidden = hidden + np.where(np.asarray(alone["math"]) > 0, less, 0.0)
+    parts = {k: scalar_or_array(np.asarray(merged.parts[k], float) - fused.parts[k])
+             for k in merged.parts}
+    saved = np.asarray(merged.time_s, float) - fused.time_s
+    s = scalar_or_array
+    return FusionSaving(s(np.asarray(removed, float)), s(np.asarray(hidden, float)),
+                        s(np.asarray(removed - hidden, float)), parts, s(saved),
+                        s(saved / np.asarray(merged.time_s, float)))
+
+
 def fixed_share(s: Step) -> Any:
     """Share of a step's calibrated time that is fixed cost: per-kernel cost and host wait.
 
@@ -227,10 +304,13 @@ def launch_bound_below(model: "str | ModelConfig", device: "str | Device",
                        batch: int = 1, prompt_lens: ArrayLike | None = None) -> float:
     """The longest of ``prompt_lens`` whose prefill is **launch-bound**, or 0 if none is.
 
-    Launch-bound: the fixed costs per kernel (:func:`fixed_share`) are at least half the
-    calibrated time, more than the bytes and the FLOPs together. ``prompt_lens`` defaults
-    to every length from 1 to 8192. The share falls as the prompt grows, so the answer is
-    the edge: shorter prompts are launch-bound, longer ones are not.
+    Launch-bound, as this book defines it (a threshold of its own, not a standard one): the
+    fixed costs per kernel (:func:`fixed_share`) are at least half the calibrated time, as
+    much as the bytes and the FLOPs together. ``prompt_lens`` defaults
+    to every length from 1 to the model's context or 8192, whichever is shorter, so an answer
+    equal to the model's context means it is launch-bound at every prompt it accepts. The
+    share falls as the prompt grows, so the answer is the edge: shorter prompts are
+    launch-bound, longer ones are not.
 
     Introduced in chapters/13_prefill_kernels.ipynb.
 
@@ -238,10 +318,13 @@ def launch_bound_below(model: "str | ModelConfig", device: "str | Device",
     --------
     >>> launch_bound_below("gpt2", "h100-sxm", cuda_graphs=False)
     860.0
+    >>> launch_bound_below("gpt2", "h100-sxm", "unfused", cuda_graphs=False)   # its context
+    1024.0
     >>> launch_bound_below("llama-3-8b", "h100-sxm", cuda_graphs=False)
     0.0
     """
-    lens = positive("prompt_lens", np.arange(1, 8193) if prompt_lens is None else prompt_lens,
+    top = int(min(8192, models.get(model).max_context))
+    lens = positive("prompt_lens", np.arange(1, top + 1) if prompt_lens is None else prompt_lens,
                     integer=True)
     b = int(positive("batch", batch, integer=True))
     share = np.asarray(fixed_share(step(model, device, b, lens, level,
@@ -271,6 +354,11 @@ class Chunked:
         The unchunked prefill's calibrated estimate.
     overhead : float
         ``time_s / whole_s - 1``.
+    lm_heads_s : float
+        Calibrated time of the LM head in every chunk but the last: each chunk is priced as
+        a whole forward, logits of its last token included, which an engine that samples
+        only after the last chunk does not compute. Part of ``time_s``, so part of
+        ``overhead``.
     """
 
     chunk: int
@@ -283,6 +371,12 @@ class Chunked:
     kv_reread: float
     whole_s: float
     overhead: float
+    lm_heads_s: float
+
+    @property
+    def overhead_logits_once(self) -> float:
+        """``overhead`` for an engine that computes logits only after the last chunk."""
+        return (self.time_s - self.lm_heads_s) / self.whole_s - 1
 
 
 def chunked(model: "str | ModelConfig", device: "str | Device", prompt_len: int, chunk: int,
@@ -295,7 +389,9 @@ def chunked(model: "str | ModelConfig", device: "str | Device", prompt_len: int,
     (:func:`step`; at the merged level under a causal mask, ``inference.forward(model,
     device, batch, new_tokens=chunk, cached=i * chunk)``): it reads every weight, and its
     attention reads the K and V of all earlier chunks again (and, as every forward that
-    reads a cache, pays a decode-attention call's fixed cost). Single values only.
+    reads a cache, pays a decode-attention call's fixed cost). Each chunk also computes its
+    last token's logits (the LM head's weights read again): an overstatement for an engine
+    that samples only after the last chunk, reported as ``lm_heads_s``. Single values only.
 
     Introduced in chapters/13_prefill_kernels.ipynb.
 
@@ -304,6 +400,8 @@ def chunked(model: "str | ModelConfig", device: "str | Device", prompt_len: int,
     >>> c = chunked("llama-3-8b", "h100-sxm", 8192, 512)
     >>> c.n_chunks, round(c.overhead, 3)
     (16, 0.097)
+    >>> round(c.overhead_logits_once, 3)          # logits only after the last chunk
+    0.07
     """
     for name, v in (("prompt_len", prompt_len), ("chunk", chunk), ("batch", batch)):
         if positive(name, v, integer=True).ndim:
@@ -324,9 +422,14 @@ def chunked(model: "str | ModelConfig", device: "str | Device", prompt_len: int,
 
     reread = float(np.sum(capacity.kv_cache_bytes(masked_model(model, mask, window), b, done,
                                                   kv_dtype)))
+    head = [k for k in parts.kernels if k.name == "LM head"]
+    heads = inference.calibrated_parts([(k.parts, k.calls) for k in head], device, weight_dtype,
+                                       transformer.activation_dtype_for(weight_dtype),
+                                       cuda_graphs=cuda_graphs)
+    per_chunk = np.broadcast_to(sum(np.asarray(v, float) for v in heads.values()), done.shape)
     return Chunked(c, int(done.size), total, float(np.sum(parts.flops)),
                    float(np.sum(parts.bytes)), of("bytes_weights"), of("bytes_kv"), reread,
-                   whole, total / whole - 1)
+                   whole, total / whole - 1, float(np.sum(per_chunk[:-1])))
 
 
 @dataclass(frozen=True)
@@ -397,8 +500,9 @@ def piggyback(model: "str | ModelConfig", device: "str | Device", chunk: int, ca
         return [(tuple(x), x[0].calls)]
 
     rest = [(_merge(x, y),) for x, y in zip(ops_a, ops_d) if x.name not in ATTENTION_OPS]
-    mixed = (price([(k, k[0].calls) for k in rest], True) + price(att(ops_a), cached > 0)
-             + price(att(ops_d), True))
+    mixed = (price([(k, k[0].calls) for k in rest], True)
+             + price(att(ops_a), inference.reads_cache(chunk, cached))
+             + price(att(ops_d), inference.reads_cache(1, context)))
     kw = dict(cuda_graphs=cuda_graphs)
     alone_a = float(inference.forward(model, dev, 1, chunk, cached, **kw).estimate_s)
     alone_d = float(inference.decode(model, dev, decode_batch, context, **kw).estimate_s)

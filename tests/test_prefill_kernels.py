@@ -57,6 +57,23 @@ def test_prefill_bytes_fusion_saves_by_hand():
     assert per_layer * L / 1e9 == pytest.approx(10.20, abs=0.01)        # GB
 
 
+def test_fusion_saving_splits_the_bytes_by_hand():
+    # 2,048 tokens of Llama-3-8B on the H100: the GEMMs stop writing K and V (T x 2 x 1,024 x
+    # 2 bytes per layer) and the gate and up outputs (T x 2 x d_ff x 2); both GEMMs are
+    # compute-bound, so those 4.03 GB save no time. The rest (norm, RoPE, SiLU kernels) does.
+    T = 2048
+    f = prefill.fusion_saving("llama-3-8b", "h100-sxm", 1, T)
+    hidden = L * (T * 2 * 1024 * 2 + T * 2 * DFF * 2)
+    assert f.bytes_hidden == pytest.approx(hidden, rel=1e-12)
+    assert hidden / 1e9 == pytest.approx(4.03, abs=0.01)
+    assert f.bytes_removed == pytest.approx(f.bytes_hidden + f.bytes_on_clock, rel=1e-12)
+    # the memory time saved is the on-clock bytes at the sustained bandwidth (3.35 TB/s x 0.88)
+    assert f.parts_saved["memory"] == pytest.approx(f.bytes_on_clock / (3.35e12 * 0.88),
+                                                    rel=1e-9)
+    assert f.parts_saved["math"] == 0
+    assert f.time_saved_s == pytest.approx(sum(f.parts_saved.values()), rel=1e-12)
+
+
 def test_unfused_attention_in_a_step():
     s = prefill.step("llama-3-8b", "h100-sxm", 1, 2048, fused_attention=False)
     e = inference.prefill("llama-3-8b", "h100-sxm", 1, 2048, fused_attention=False)
@@ -165,6 +182,10 @@ def test_chunks_reread_the_cache_by_hand():
     # the same work, but for the logits of each chunk's last token (7 more rows of the
     # LM head, 2 x 4,096 x 128,256 FLOP each), which an engine may skip
     assert c.flops - whole.flops == pytest.approx(7 * 2 * D * 128256, rel=1e-6)
+    # the 7 extra LM heads: 128,256 x 4,096 x 2 bytes each at 3.35 TB/s x 0.88, + 1.3 µs
+    assert c.lm_heads_s == pytest.approx(7 * (128256 * D * 2 / (3.35e12 * 0.88) + 1.3e-6),
+                                         rel=1e-3)
+    assert prefill.chunked("llama-3-8b", "h100-sxm", 4096, 8192).lm_heads_s == 0
     overheads = [prefill.chunked("llama-3-8b", "h100-sxm", 8192, k).overhead
                  for k in (256, 512, 2048)]
     assert overheads == sorted(overheads, reverse=True)

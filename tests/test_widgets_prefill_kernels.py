@@ -53,7 +53,12 @@ def test_figures_draw():
     assert len(fig.axes[0].lines) == 4
     fig = pk.chunk_figure([("llama-3-8b", "h100-sxm"), ("gpt2", "a100-sxm-80gb")], 2048,
                           chunks=(256, 512, 2048))
-    assert [len(line.get_xdata()) for line in fig.axes[0].lines] == [2, 2]
+    # each case: every chunk computing logits (solid), logits only at the end (dashed, lower)
+    lines = fig.axes[0].lines
+    assert [len(line.get_xdata()) for line in lines] == [2, 2, 2, 2]
+    assert [line.get_linestyle() for line in lines] == ["-", "--", "-", "--"]
+    for solid, dashed in (lines[:2], lines[2:]):
+        assert all(d < s for s, d in zip(solid.get_ydata(), dashed.get_ydata()))
 
 
 def test_fixed_share_figure_draws_eager_and_graph():

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from lib import fusion, hardware, inference, models, prefill, regimes
@@ -177,7 +178,8 @@ class PrefillKernelsExplorer(Explorer):
         chunk_line = ("chunk: none (one forward)" if not chunk else
                       f"chunk of {chunk:,} >= the prompt: one forward" if chunk >= prompt else
                       f"chunks of {chunk:,}: {picked.n_chunks} forwards, "
-                      f"{fmt_time(picked.time_s)} ({picked.overhead:+.0%}), "
+                      f"{fmt_time(picked.time_s)} ({picked.overhead:+.0%}; "
+                      f"{picked.overhead_logits_once:+.0%} with logits only at the end), "
                       f"{picked.kv_reread / 1e9:.1f} GB of earlier KV re-read")
         self.info.set_text("\n".join([
             f"{m.label} on {dev.short_label}: B={batch}, P={prompt:,}{beyond}",
@@ -188,7 +190,8 @@ class PrefillKernelsExplorer(Explorer):
                                                 for k in fusion.PARTS),
             ("never launch-bound at this level: fixed costs under half the time even at P = 1"
              if launch == 0 else f"launch-bound (fixed costs >= half) up to P = {launch:,.0f} "
-                                 "at this level"),
+                                 "at this level" + (" (its whole context)"
+                                                    if launch >= m.max_context else "")),
             f"attention ({mask}): {share:.0%} of the FLOPs, {saved:.0%} fewer than dense causal;"
             f" {float(att.intensity):,.0f} FLOP/B",
             chunk_line,
@@ -236,13 +239,16 @@ def chunk_figure(cases: Sequence[tuple[str, str]], prompt_len: int,
                  chunks: Sequence[int] = tuple(2 ** np.arange(6, 14))) -> Figure:
     """A chunked prefill's total time over the unchunked one, against the chunk size.
 
-    ``cases`` are ``(model, device)``; each line is one case, in % above one forward.
+    ``cases`` are ``(model, device)``; each case is a solid line, in % above one forward,
+    every chunk computing its last token's logits as :func:`lib.prefill.chunked` prices it,
+    and a dashed one with logits only after the last chunk
+    (:attr:`lib.prefill.Chunked.overhead_logits_once`).
 
     Examples
     --------
     >>> fig = chunk_figure([("llama-3-8b", "h100-sxm")], 2048, chunks=(256, 1024))
     >>> len(fig.axes[0].lines)
-    1
+    2
     """
     fig, ax = new_figure(6.4, 3.4)
     c = [k for k in chunks if k < prompt_len]
@@ -251,6 +257,7 @@ def chunk_figure(cases: Sequence[tuple[str, str]], prompt_len: int,
         ax.plot(c, [r.overhead * 100 for r in runs], "-o", ms=3, color=COLORS[i],
                 label=f"{models.get(model).label} on {hardware.get(device).short_label} "
                       f"(compute-bound from {regimes.shortest_compute_bound_prompt(model, device):,.0f})")
+        ax.plot(c, [r.overhead_logits_once * 100 for r in runs], "--", lw=1, color=COLORS[i])
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
@@ -258,7 +265,10 @@ def chunk_figure(cases: Sequence[tuple[str, str]], prompt_len: int,
     ax.set_xlabel("chunk (tokens)")
     ax.set_ylabel("time above one forward (%)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7.5)
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], ls="--", lw=1, color="0.4",
+                          label="dashed: logits only after the last chunk"))
+    ax.legend(handles=handles, fontsize=7.5)
     ax.set_title(f"Chunked prefill of {prompt_len:,} tokens: what chunks cost", fontsize=10)
     return fig
 
@@ -269,7 +279,7 @@ def fixed_share_figure(cases: Sequence[tuple[str, str]],
     """The share of a prefill's time that is fixed cost per kernel, against the prompt.
 
     ``cases`` are ``(model, device)``; each is drawn eagerly (solid) and as a CUDA graph
-    (dashed). Above the 50% line a prefill is launch-bound (:func:`lib.prefill.fixed_share`).
+    (dashed), up to the model's context. Above the 50% line a prefill is launch-bound (:func:`lib.prefill.fixed_share`).
 
     Examples
     --------
@@ -281,9 +291,10 @@ def fixed_share_figure(cases: Sequence[tuple[str, str]],
     fig, ax = new_figure(6.4, 4.0)
     for i, (model, device) in enumerate(cases):
         m, dev = models.get(model), hardware.get(device)
+        Pm = P[P <= m.max_context]                 # only prompts the model accepts
         for graphs, style in ((False, "-"), (True, "--")):
-            share = prefill.fixed_share(prefill.step(m, dev, 1, P, level, cuda_graphs=graphs))
-            ax.plot(P, np.asarray(share) * 100, style, color=COLORS[i], lw=1.6,
+            share = prefill.fixed_share(prefill.step(m, dev, 1, Pm, level, cuda_graphs=graphs))
+            ax.plot(Pm, np.asarray(share) * 100, style, color=COLORS[i], lw=1.6,
                     label=f"{m.label}, {dev.short_label}, {'graph' if graphs else 'eager'}")
     ax.axhline(50, color="0.3", lw=1, ls=":")
     ax.text(P[-1], 52, "launch-bound above", ha="right", fontsize=8)
