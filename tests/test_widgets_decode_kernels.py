@@ -31,11 +31,11 @@ def test_explorer_draws_what_lib_computes():
     assert "8 blocks, 6% of the SMs" in e.info.get_text()
     assert f"{best} splits (auto: the fastest)" in e.info.get_text()
     step = fusion.step("llama-3-8b", "h100-sxm", 1, 8192, "merged GEMMs")
-    widths = [b.get_width() for b in e.bars["merged GEMMs"]]
+    widths = [b.get_width() for b in e.levels.bars["merged GEMMs"]]
     assert sum(widths) == pytest.approx(step.time_s * 1e6)
-    assert e.bars["merged GEMMs"][-1].get_width() == 0          # no host wait with a graph
+    assert e.levels.bars["merged GEMMs"][-1].get_width() == 0          # no host wait with a graph
     e.set(cuda_graphs=False, model="gpt2", context=1024, splits=4)
-    assert e.bars["unfused"][-1].get_width() > 0
+    assert e.levels.bars["unfused"][-1].get_width() > 0
     assert "4 splits:" in e.info.get_text()
     e.set(context=8192)
     assert "beyond its 1,024-token context" in e.info.get_text()

@@ -23,13 +23,13 @@ def test_explorer_draws_what_lib_computes():
     e.set(model="llama-3-8b", device="h100-sxm", prompt=2048, batch=1, cuda_graphs=True,
           mask="dense causal", chunk=0)
     s = prefill.step("llama-3-8b", "h100-sxm", 1, 2048, "merged GEMMs")
-    widths = [b.get_width() for b in e.bars["merged GEMMs"]]
+    widths = [b.get_width() for b in e.levels.bars["merged GEMMs"]]
     assert sum(widths) == pytest.approx(s.time_s * 1e3)
     assert "M = B*P = 2,048 rows: compute-bound (compute-bound from P = 406" in \
         e.info.get_text()
     assert "never launch-bound" in e.info.get_text()
     e.set(model="gpt2", prompt=128, cuda_graphs=False)
-    assert e.bars["unfused"][-1].get_width() > 0                 # the host wait, eagerly
+    assert e.levels.bars["unfused"][-1].get_width() > 0                 # the host wait, eagerly
     edge = prefill.launch_bound_below("gpt2", "h100-sxm", cuda_graphs=False)
     assert f"up to P = {edge:,.0f}" in e.info.get_text()
     e.set(model="llama-3-8b", prompt=32768, mask="window 4,096", chunk=2048)

@@ -25,7 +25,7 @@ from lib.plotting import COLORS, new_figure
 from lib.units import fmt_time
 from lib.widgets import Control, Explorer
 
-__all__ = ["DecodeKernelsExplorer", "occupancy_figure", "fusion_figure", "PART_COLORS"]
+__all__ = ["DecodeKernelsExplorer", "FusionBars", "occupancy_figure", "fusion_figure", "PART_COLORS"]
 
 MODELS = ("llama-3-8b", "gpt2", "qwen2-7b", "llama-2-13b")
 DEVICES = tuple(n for n in hardware.names() if hardware.get(n).sm_count is not None
@@ -40,6 +40,53 @@ PART_COLORS = dict(zip(fusion.PARTS, (COLORS[0], COLORS[2], COLORS[5], "0.75")))
 def _us(v: float, _: Any = None) -> str:
     """A tick label for a value in µs: "0" at the origin, else ns, µs, ms or s."""
     return "0" if v == 0 else fmt_time(v * 1e-6, 2)
+
+
+class FusionBars:
+    """The panel both kernel explorers draw: a forward's calibrated time at each fusion level,
+    split into :data:`lib.fusion.PARTS`, with its kernel count and the chosen level framed.
+
+    Introduced in chapters/11_decode_kernels.ipynb.
+    """
+
+    def __init__(self, ax: Any, dynamic: Any, xlabel: str, title: str, legend_y: float) -> None:
+        n = len(fusion.LEVELS)
+        ax.set_ylim(-0.6, n - 0.4)
+        ax.set_yticks(range(n), [lv.replace(" ", "\n") for lv in reversed(fusion.LEVELS)],
+                      fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.set_title(title, fontsize=10)
+        self.bars = {lv: [dynamic(ax.barh([n - 1 - i], [0.0], left=0.0, height=0.6,
+                                          color=PART_COLORS[part])[0])
+                          for part in fusion.PARTS]
+                     for i, lv in enumerate(fusion.LEVELS)}
+        self.frame = dynamic(ax.barh([0], [0.0], height=0.78, fill=False, edgecolor="black",
+                                     lw=1.8)[0])
+        self.kernel_labels = [dynamic(ax.text(0, n - 1 - i, "", va="center", ha="left",
+                                              fontsize=7.5)) for i in range(n)]
+        ax.legend(handles=self.bars[fusion.LEVELS[0]], labels=list(fusion.PARTS),
+                  loc="upper center", bbox_to_anchor=(0.5, legend_y), ncol=4, fontsize=7.5,
+                  frameon=False, handlelength=1.0)
+
+    def update(self, steps: "dict[str, fusion.Step]", level: str, scale: float,
+               top: float) -> None:
+        """Bars of ``steps`` (one :class:`lib.fusion.Step` per level) in ``scale`` units of a
+        second (1e6 for µs), kernel counts after them, ``level`` framed; ``top`` is the axis's
+        largest time in those units."""
+        n = len(fusion.LEVELS)
+        for i, lv in enumerate(fusion.LEVELS):
+            left = 0.0
+            for part, bar in zip(fusion.PARTS, self.bars[lv]):
+                w = float(steps[lv].parts[part]) * scale
+                bar.set_x(left)
+                bar.set_width(w)
+                left += w
+            self.kernel_labels[i].set_position((left + top * 0.02, n - 1 - i))
+            self.kernel_labels[i].set_text(f"{steps[lv].n_kernels} kernels")
+        self.frame.set_y(n - 1 - fusion.LEVELS.index(level) - 0.39)
+        self.frame.set_width(float(steps[level].time_s) * scale)
 
 
 class DecodeKernelsExplorer(Explorer):
@@ -98,27 +145,8 @@ class DecodeKernelsExplorer(Explorer):
                      "FlashAttention-2's choice"], fontsize=7.5, loc="upper right", ncol=2,
                     frameon=False, title="left panels", title_fontsize=7.5)
 
-        n = len(fusion.LEVELS)
-        sx.set_ylim(-0.6, n - 0.4)
-        sx.set_yticks(range(n), [lv.replace(" ", "\n") for lv in reversed(fusion.LEVELS)],
-                      fontsize=8)
-        sx.set_xlabel("one decode step, calibrated estimate", fontsize=9)
-        sx.xaxis.set_major_locator(MaxNLocator(4))
-        sx.grid(True, axis="x", alpha=0.3)
-        sx.set_title("a step's time at each fusion level", fontsize=10)
-        self.bars = {lv: [dyn(sx.barh([n - 1 - i], [0.0], left=0.0, height=0.6,
-                                      color=PART_COLORS[part])[0])
-                          for part in fusion.PARTS]
-                     for i, lv in enumerate(fusion.LEVELS)}
-        self.frame = dyn(sx.barh([0], [0.0], height=0.78, fill=False, edgecolor="black",
-                                 lw=1.8)[0])
-        self.kernel_labels = [dyn(sx.text(0, n - 1 - i, "", va="center", ha="left",
-                                          fontsize=7.5)) for i in range(n)]
-        for part, bar in zip(fusion.PARTS, self.bars[fusion.LEVELS[0]]):
-            bar.set_label(part)
-        sx.legend(handles=self.bars[fusion.LEVELS[0]], loc="upper center",
-                  bbox_to_anchor=(0.5, -0.13), ncol=4, fontsize=7.5, frameon=False,
-                  handlelength=1.0)
+        self.levels = FusionBars(sx, dyn, "one decode step, calibrated estimate",
+                                 "a step's time at each fusion level", legend_y=-0.13)
         self.info = dyn(head.text(0.0, 0.92, "", transform=head.transAxes, va="top",
                                   ha="left", fontsize=8.2, linespacing=1.35, family="monospace"))
 
@@ -151,19 +179,8 @@ class DecodeKernelsExplorer(Explorer):
         self.sx.set_xlim(0, top * 1.35)
         self.sx.xaxis.set_major_formatter(FuncFormatter(_us))
         self.invalidate()
-        n = len(fusion.LEVELS)
-        for i, lv in enumerate(fusion.LEVELS):
-            left = 0.0
-            for part, bar in zip(fusion.PARTS, self.bars[lv]):
-                w = float(steps[lv].parts[part]) * 1e6
-                bar.set_x(left)
-                bar.set_width(w)
-                left += w
-            self.kernel_labels[i].set_position((left + top * 0.02, n - 1 - i))
-            self.kernel_labels[i].set_text(f"{steps[lv].n_kernels} kernels")
+        self.levels.update(steps, level, 1e6, top)
         chosen_step = steps[level]
-        self.frame.set_y(n - 1 - fusion.LEVELS.index(level) - 0.39)
-        self.frame.set_width(float(chosen_step.time_s) * 1e6)
 
         gain = float(one.time_s[0] / one.time_s[1])
         p = chosen_step.parts

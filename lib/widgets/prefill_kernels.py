@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter
 
 from lib import fusion, hardware, inference, models, prefill, regimes
 from lib.plotting import COLORS, new_figure
 from lib.units import fmt_time
 from lib.widgets import Control, Explorer
-from lib.widgets.decode_kernels import PART_COLORS
+from lib.widgets.decode_kernels import FusionBars
 
 __all__ = ["PrefillKernelsExplorer", "MASK_OPTIONS", "attention_intensity_figure",
            "chunk_figure", "fixed_share_figure"]
@@ -84,27 +84,8 @@ class PrefillKernelsExplorer(Explorer):
         head = fig.add_subplot(grid[1, :])
         head.axis("off")
         dyn = self.dynamic
-        n = len(fusion.LEVELS)
-        sx.set_ylim(-0.6, n - 0.4)
-        sx.set_yticks(range(n), [lv.replace(" ", "\n") for lv in reversed(fusion.LEVELS)],
-                      fontsize=8)
-        sx.set_xlabel("one prefill, calibrated estimate", fontsize=9)
-        sx.xaxis.set_major_locator(MaxNLocator(4))
-        sx.grid(True, axis="x", alpha=0.3)
-        sx.set_title("a prefill's time at each fusion level", fontsize=10)
-        self.bars = {lv: [dyn(sx.barh([n - 1 - i], [0.0], left=0.0, height=0.6,
-                                      color=PART_COLORS[part])[0])
-                          for part in fusion.PARTS]
-                     for i, lv in enumerate(fusion.LEVELS)}
-        self.frame = dyn(sx.barh([0], [0.0], height=0.78, fill=False, edgecolor="black",
-                                 lw=1.8)[0])
-        self.kernel_labels = [dyn(sx.text(0, n - 1 - i, "", va="center", ha="left",
-                                          fontsize=7.5)) for i in range(n)]
-        for part, bar in zip(fusion.PARTS, self.bars[fusion.LEVELS[0]]):
-            bar.set_label(part)
-        sx.legend(handles=self.bars[fusion.LEVELS[0]], loc="upper center",
-                  bbox_to_anchor=(0.5, -0.16), ncol=4, fontsize=7.5, frameon=False,
-                  handlelength=1.0)
+        self.levels = FusionBars(sx, dyn, "one prefill, calibrated estimate",
+                                 "a prefill's time at each fusion level", legend_y=-0.16)
 
         cx.set_xscale("log", base=2)
         cx.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
@@ -132,19 +113,8 @@ class PrefillKernelsExplorer(Explorer):
         top = max(float(s.time_s) for s in steps.values()) * 1e3
         self.sx.set_xlim(0, top * 1.4)
         self.sx.xaxis.set_major_formatter(FuncFormatter(_ms))
-        n = len(fusion.LEVELS)
-        for i, lv in enumerate(fusion.LEVELS):
-            left = 0.0
-            for part, bar in zip(fusion.PARTS, self.bars[lv]):
-                w = float(steps[lv].parts[part]) * 1e3
-                bar.set_x(left)
-                bar.set_width(w)
-                left += w
-            self.kernel_labels[i].set_position((left + top * 0.02, n - 1 - i))
-            self.kernel_labels[i].set_text(f"{steps[lv].n_kernels} kernels")
+        self.levels.update(steps, level, 1e3, top)
         chosen = steps[level]
-        self.frame.set_y(n - 1 - fusion.LEVELS.index(level) - 0.39)
-        self.frame.set_width(float(chosen.time_s) * 1e3)
 
         sizes = [c for c in 2 ** np.arange(7, 16) if c <= prompt] or [prompt]
         runs = [prefill.chunked(m, dev, prompt, int(c), batch, level, cuda_graphs=cuda_graphs,

@@ -213,7 +213,7 @@ def test_every_control_of_every_explorer_redraws_its_figure(lab, browser):
     _run_all_cells(page)
     page.wait_for_function(
         f"document.querySelectorAll('.jp-OutputArea-output img').length >= {len(NAMES)}",
-        timeout=180_000)
+        timeout=60_000 + 30_000 * len(NAMES))     # every explorer's first frame, on 2 cores
     cells = page.locator(".jp-Notebook .jp-Cell")
     for i, name in enumerate(NAMES):
         cell = cells.nth(i)
