@@ -29,6 +29,7 @@ import importlib
 import io
 import itertools
 import json
+import math
 from importlib import metadata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -42,8 +43,8 @@ from PIL import Image
 
 from lib._validate import choice
 
-__all__ = ["Control", "Explorer", "REGISTRY", "MAX_STATIC_BYTES", "get", "read_manifest",
-           "render_static", "source_key"]
+__all__ = ["Control", "Explorer", "REGISTRY", "MAX_STATIC_BYTES", "get", "nice_ceiling",
+           "read_manifest", "render_static", "source_key"]
 
 #: Explorer name -> "module:Class". One line per chapter's explorer.
 REGISTRY: dict[str, str] = {
@@ -165,6 +166,21 @@ class Explorer:
         """Redraw the static background on the next render (after changing limits, titles...)."""
         self._background = None
 
+    def set_limits(self, ax: Any, *, xlim: Sequence[float] | None = None,
+                   ylim: Sequence[float] | None = None) -> None:
+        """Set ``ax``'s limits, redrawing the static background only if they changed.
+
+        Round limits that follow the data (:func:`nice_ceiling`) so that most updates keep
+        them and only the dynamic artists are redrawn.
+        """
+        changed = False
+        for want, get, put in ((xlim, ax.get_xlim, ax.set_xlim), (ylim, ax.get_ylim, ax.set_ylim)):
+            if want is not None and tuple(map(float, get())) != tuple(map(float, want)):
+                put(*want)
+                changed = True
+        if changed:
+            self.invalidate()
+
     # -- to implement -------------------------------------------------------------
     def setup(self, fig: Figure) -> None:  # pragma: no cover - abstract
         """Create axes and artists once."""
@@ -255,6 +271,24 @@ class Explorer:
             values = {c.name: c.values[c.default] for c in self.controls}
             values.update({c.name: c.values[c.static_indices[i]] for c, i in zip(static, idx)})
             yield idx, values
+
+
+def nice_ceiling(x: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 times a power of ten that is at least ``x`` (> 0): an axis
+    limit that stays put while the data move a little.
+
+    Introduced in chapters/11_decode_kernels.ipynb.
+
+    Examples
+    --------
+    >>> nice_ceiling(7.3), nice_ceiling(0.0021), nice_ceiling(250.0)
+    (10.0, 0.0025, 250.0)
+    """
+    exp = math.floor(math.log10(x))
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if m * 10.0 ** exp >= x * (1 - 1e-12):
+            return float(f"{m * 10.0 ** exp:.12g}")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def get(name: str) -> Explorer:

@@ -23,7 +23,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from lib import fusion, hardware, models, occupancy
 from lib.plotting import COLORS, new_figure
 from lib.units import fmt_time
-from lib.widgets import Control, Explorer
+from lib.widgets import Control, Explorer, nice_ceiling
 
 __all__ = ["DecodeKernelsExplorer", "FusionBars", "occupancy_figure", "fusion_figure", "PART_COLORS"]
 
@@ -147,6 +147,7 @@ class DecodeKernelsExplorer(Explorer):
 
         self.levels = FusionBars(sx, dyn, "one decode step, calibrated estimate",
                                  "a step's time at each fusion level", legend_y=-0.13)
+        sx.xaxis.set_major_formatter(FuncFormatter(_us))
         self.info = dyn(head.text(0.0, 0.92, "", transform=head.transAxes, va="top",
                                   ha="left", fontsize=8.2, linespacing=1.35, family="monospace"))
 
@@ -165,7 +166,8 @@ class DecodeKernelsExplorer(Explorer):
         self.red_line.set_data(s_all, np.where(red > 0, red, np.nan))   # none unsplit
         shown = np.concatenate([t_us, red[red > 0]])
         lo = 10.0 ** np.floor(np.log10(shown.min() * 0.8))
-        self.tx.set_ylim(lo, max(10.0 ** np.ceil(np.log10(shown.max() * 1.25)), lo * 1e3))
+        self.set_limits(self.tx, ylim=(lo, max(10.0 ** np.ceil(np.log10(shown.max() * 1.25)),
+                                               lo * 1e3)))
         self.busy_pt.set_data([chosen], [float(one.busy[1]) * 100])
         self.time_pt.set_data([chosen], [float(one.time_s[1]) * 1e6])
         fa2 = occupancy.flash_attention2_splits(int(batch * m.n_kv_heads), sweep.sm_count,
@@ -176,9 +178,7 @@ class DecodeKernelsExplorer(Explorer):
         steps = {lv: fusion.step(m, dev, batch, context, lv, cuda_graphs=cuda_graphs)
                  for lv in fusion.LEVELS}
         top = max(float(s.time_s) for s in steps.values()) * 1e6
-        self.sx.set_xlim(0, top * 1.35)
-        self.sx.xaxis.set_major_formatter(FuncFormatter(_us))
-        self.invalidate()
+        self.set_limits(self.sx, xlim=(0.0, nice_ceiling(top * 1.35)))
         self.levels.update(steps, level, 1e6, top)
         chosen_step = steps[level]
 

@@ -15,6 +15,7 @@ Introduced in chapters/13_prefill_kernels.ipynb.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from matplotlib.ticker import FuncFormatter
 from lib import fusion, hardware, inference, models, prefill, regimes
 from lib.plotting import COLORS, new_figure
 from lib.units import fmt_time
-from lib.widgets import Control, Explorer
+from lib.widgets import Control, Explorer, nice_ceiling
 from lib.widgets.decode_kernels import FusionBars
 
 __all__ = ["PrefillKernelsExplorer", "MASK_OPTIONS", "attention_intensity_figure",
@@ -46,6 +47,41 @@ CHUNKS = (0, 512, 2048)
 
 def _ms(v: float, _: Any = None) -> str:
     return "0" if v == 0 else fmt_time(v * 1e-3, 2)
+
+
+# What the explorer shows for a setting, computed once per setting: moving one control
+# (the chunk, the level) recomputes only what depends on it, and moving back costs nothing.
+@lru_cache(maxsize=512)
+def _levels(model: str, device: str, prompt: int, batch: int, cuda_graphs: bool,
+            mask: str) -> dict[str, fusion.Step]:
+    return {lv: prefill.step(model, device, batch, prompt, lv, cuda_graphs=cuda_graphs,
+                             **MASK_OPTIONS[mask]) for lv in fusion.LEVELS}
+
+
+@lru_cache(maxsize=2048)
+def _chunked(model: str, device: str, prompt: int, chunk: int, batch: int, level: str,
+             cuda_graphs: bool, mask: str) -> Any:
+    return prefill.chunked(model, device, prompt, int(chunk), batch, level,
+                           cuda_graphs=cuda_graphs, **MASK_OPTIONS[mask])
+
+
+@lru_cache(maxsize=512)
+def _chunk_curve(model: str, device: str, prompt: int, batch: int, level: str,
+                 cuda_graphs: bool, mask: str) -> tuple[list[int], np.ndarray, float]:
+    sizes = [int(c) for c in 2 ** np.arange(7, 16) if c <= prompt] or [prompt]
+    runs = [_chunked(model, device, prompt, c, batch, level, cuda_graphs, mask) for c in sizes]
+    return sizes, np.array([r.time_s for r in runs]) * 1e3, runs[0].whole_s * 1e3
+
+
+@lru_cache(maxsize=512)
+def _context(model: str, device: str, prompt: int, batch: int, level: str, cuda_graphs: bool,
+             mask: str) -> tuple[Any, Any, Any, Any, Any]:
+    m = models.get(model)
+    return (prefill.attention(m, batch, prompt),
+            prefill.attention(m, batch, prompt, **MASK_OPTIONS[mask]),
+            inference.prefill(m, device, batch, prompt, cuda_graphs=cuda_graphs),
+            regimes.shortest_compute_bound_prompt(m, device, batch),
+            prefill.launch_bound_below(m, device, level, cuda_graphs=cuda_graphs, batch=batch))
 
 
 class PrefillKernelsExplorer(Explorer):
@@ -86,6 +122,7 @@ class PrefillKernelsExplorer(Explorer):
         dyn = self.dynamic
         self.levels = FusionBars(sx, dyn, "one prefill, calibrated estimate",
                                  "a prefill's time at each fusion level", legend_y=-0.16)
+        sx.xaxis.set_major_formatter(FuncFormatter(_ms))
 
         cx.set_xscale("log", base=2)
         cx.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
@@ -107,38 +144,26 @@ class PrefillKernelsExplorer(Explorer):
     def update(self, *, model: str, device: str, prompt: int, batch: int, level: str,
                cuda_graphs: bool, mask: str, chunk: int, **_: Any) -> None:
         m, dev = models.get(model), hardware.get(device)
-        kw = MASK_OPTIONS[mask]
-        steps = {lv: prefill.step(m, dev, batch, prompt, lv, cuda_graphs=cuda_graphs, **kw)
-                 for lv in fusion.LEVELS}
+        steps = _levels(model, device, prompt, batch, cuda_graphs, mask)
         top = max(float(s.time_s) for s in steps.values()) * 1e3
-        self.sx.set_xlim(0, top * 1.4)
-        self.sx.xaxis.set_major_formatter(FuncFormatter(_ms))
+        self.set_limits(self.sx, xlim=(0.0, nice_ceiling(top * 1.4)))
         self.levels.update(steps, level, 1e3, top)
         chosen = steps[level]
 
-        sizes = [c for c in 2 ** np.arange(7, 16) if c <= prompt] or [prompt]
-        runs = [prefill.chunked(m, dev, prompt, int(c), batch, level, cuda_graphs=cuda_graphs,
-                                **kw) for c in sizes]
-        t = np.array([r.time_s for r in runs]) * 1e3
-        whole = runs[0].whole_s * 1e3
+        sizes, t, whole = _chunk_curve(model, device, prompt, batch, level, cuda_graphs, mask)
         self.chunk_line.set_data(sizes, t)
         self.whole_line.set_data([sizes[0] / 1.5, sizes[-1] * 1.5], [whole, whole])
-        self.cx.set_xlim(sizes[0] / 1.5, max(sizes[-1] * 1.5, 256))
-        self.cx.set_ylim(0, max(t.max(), whole) * 1.15)
-        picked = prefill.chunked(m, dev, prompt, chunk, batch, level, cuda_graphs=cuda_graphs,
-                                 **kw) if chunk else None
+        self.set_limits(self.cx, xlim=(sizes[0] / 1.5, max(sizes[-1] * 1.5, 256)),
+                        ylim=(0.0, nice_ceiling(max(t.max(), whole) * 1.15)))
+        picked = (_chunked(model, device, prompt, chunk, batch, level, cuda_graphs, mask)
+                  if chunk else None)
         if picked is not None and chunk < prompt:
             self.chunk_pt.set_data([chunk], [picked.time_s * 1e3])
         else:
             self.chunk_pt.set_data([], [])
-        self.invalidate()
 
-        causal = prefill.attention(m, batch, prompt)
-        att = prefill.attention(m, batch, prompt, **kw)
-        est = inference.prefill(m, dev, batch, prompt, cuda_graphs=cuda_graphs)
-        edge = regimes.shortest_compute_bound_prompt(m, dev, batch)
-        launch = prefill.launch_bound_below(m, dev, level, cuda_graphs=cuda_graphs,
-                                            batch=batch)
+        causal, att, est, edge, launch = _context(model, device, prompt, batch, level,
+                                                  cuda_graphs, mask)
         beyond = (f" (beyond its {m.max_context:,}-token context)"
                   if prompt > m.max_context else "")
         share = float(att.flops) / float(chosen.flops)
