@@ -23,6 +23,7 @@ Introduced in chapters/03_roofline.ipynb.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -121,14 +122,21 @@ def all_reduce(nbytes: ArrayLike, devices: int, device: "str | Device",
     ...
     ValueError: devices=2: the catalog holds no device-to-device link for tpu-v5e; pass link_bandwidth (byte/s per direction) and step_latency (seconds per message).
     """
+    bw, lat = _link(device, link_bandwidth, step_latency, f"devices={devices!r}")
+    return ring_all_reduce(nbytes, devices, bw, lat)
+
+
+def _link(device: "str | Device", link_bandwidth: float | None, step_latency: float | None,
+          named: str) -> tuple[Any, Any]:
+    """The catalog link of ``device`` with overrides; ``named`` opens the error's message."""
     dev = hardware.get(device)
     bw = dev.interconnect_bandwidth if link_bandwidth is None else link_bandwidth
     lat = dev.interconnect_latency if step_latency is None else step_latency
     if bw is None or lat is None:
-        raise ValueError(f"devices={devices!r}: the catalog holds no device-to-device link for "
+        raise ValueError(f"{named}: the catalog holds no device-to-device link for "
                          f"{dev.name}; pass link_bandwidth (byte/s per direction) and "
                          "step_latency (seconds per message).")
-    return ring_all_reduce(nbytes, devices, bw, lat)
+    return bw, lat
 
 
 # --- chapter 14: the other patterns of scaling out ----------------------------------------------
@@ -147,13 +155,7 @@ def link_of(device: "str | Device", link_bandwidth: float | None = None,
     >>> link_of("h100-sxm"), link_of("l40s")
     ((450000000000.0, 6e-07), (32000000000.0, 1e-06))
     """
-    dev = hardware.get(device)
-    bw = dev.interconnect_bandwidth if link_bandwidth is None else link_bandwidth
-    lat = dev.interconnect_latency if step_latency is None else step_latency
-    if bw is None or lat is None:
-        raise ValueError(f"device={dev.name!r}: the catalog holds no device-to-device link for "
-                         f"{dev.name}; pass link_bandwidth (byte/s per direction) and "
-                         "step_latency (seconds per message).")
+    bw, lat = _link(device, link_bandwidth, step_latency, f"device={hardware.get(device).name!r}")
     return float(bw), float(lat)
 
 
