@@ -29,8 +29,11 @@ work per device for communication between devices:
 
 Three times, as in :mod:`lib.inference`: ``"estimate"`` (the calibrated estimate,
 default), ``"per-op"`` (each op at its roofline) and, for tensor parallelism and
-measurements, the floor. A pipeline stage has no floor here: the floor is a max over
-the whole forward's resources and does not subtract.
+measurements, the floor. A pipeline stage has no floor of its own (the floor is a max
+over the whole forward's resources and does not subtract), but a pipeline does: no run
+beats the whole model's floor split over its stages, nor one micro-batch's floor through
+all of them (:func:`chunked_prefill`, which also prices a prompt cut into chunks that
+flow through the stages, as llama.cpp pipelines a prompt over several GPUs).
 
 :func:`sharding_table` lists, for a model and up to ``devices`` devices, every
 ``(tp, pp)`` split with its memory per device, TTFT, TPOT and throughput against
@@ -70,9 +73,10 @@ from lib.units import fmt_bytes, fmt_count, fmt_time
 
 __all__ = ["TIMINGS", "SCHEDULES", "FIRST_STAGE_OPS", "LAST_STAGE_OPS", "bubble_fraction", "stage_layers",
            "stage_model", "TensorParallel", "tensor_parallel", "Stage", "Pipeline", "pipeline",
+           "ChunkedPrefill", "chunked_prefill",
            "ExpertParallel", "expert_parallel", "RingAttention", "ring_attention",
-           "ShardingRow", "sharding_options", "sharding_table", "ScalingRun", "measurements",
-           "ScalingCheck", "compare", "DATA"]
+           "ShardingRow", "sharding_options", "sharding_table", "METRICS", "SWEEPS", "ScalingRun",
+           "measurements", "ScalingCheck", "compare", "DATA"]
 
 #: Pipeline schedules: GPipe's fill and drain per forward, or decode's steady cycle.
 SCHEDULES = ("gpipe", "steady")
@@ -81,6 +85,10 @@ TIMINGS = ("estimate", "per-op", "floor")
 #: Ops only the first stage of a pipeline runs, and only the last.
 FIRST_STAGE_OPS = ("embedding",)
 LAST_STAGE_OPS = ("final norm", "LM head")
+#: What a published scaling measurement reports (:class:`ScalingRun`).
+METRICS = ("tokens_per_s_per_seq", "ttft_s", "prompt_tokens_per_s")
+#: The series a measurement belongs to: a tensor-parallel or a pipeline-parallel sweep.
+SWEEPS = ("tensor", "pipeline")
 #: Published scaling measurements (``lib/data/scaling.json``).
 DATA = Path(__file__).parent / "data" / "scaling.json"
 
@@ -494,6 +502,164 @@ def pipeline(model: "str | ModelConfig", device: "str | Device", batch: ArrayLik
         else mem <= dev.memory_capacity)
 
 
+# --- a prompt's chunks through a pipeline, and the pipeline's floor ------------------------
+
+def _finish_times(times: np.ndarray, transfer: np.ndarray) -> np.ndarray:
+    """When stage ``s`` finishes micro-batch ``j``, GPipe's forward schedule: ``out[s, j]``.
+
+    ``times[s, j]`` is stage ``s``'s time on micro-batch ``j``; ``transfer[j]`` is micro-batch
+    ``j``'s activations on each link between two stages. Every stage and every link serves
+    the micro-batches in order, one at a time; a micro-batch starts on a stage once the
+    stage is free and its activations have arrived (a permutation flow shop of ``2p - 1``
+    machines). With equal times it is GPipe's ``latency + (m - 1) x max(beat, transfer)``.
+    """
+    p, m = times.shape
+    done = np.zeros((p, m))
+    sent = np.zeros((p, m))
+    for j in range(m):
+        for s in range(p):
+            ready = 0.0
+            if s:
+                sent[s, j] = max(done[s - 1, j], sent[s, j - 1] if j else 0.0) + transfer[j]
+                ready = sent[s, j]
+            done[s, j] = max(ready, done[s, j - 1] if j else 0.0) + times[s, j]
+    return done
+
+
+@dataclass(frozen=True)
+class ChunkedPrefill:
+    """One prompt prefilled in chunks (micro-batches) through ``pp`` stages of ``tp`` devices.
+
+    Introduced in chapters/14_parallelism.ipynb.
+
+    Attributes
+    ----------
+    chunks : int
+        Micro-batches: ``ceil(prompt_len / chunk)``; the last may be shorter.
+    stage_times_s : ndarray
+        ``[stage, chunk]``: each stage's time on each chunk (``timing``); a later chunk
+        attends to the earlier ones' cache and takes a little longer.
+    transfer_s : ndarray
+        Each chunk's activations on one link between stages.
+    time_s : float
+        The whole prompt: the last chunk leaving the last stage (:func:`_finish_times`).
+    latency_s : float
+        The first chunk through every stage and link.
+    bubble_s : float
+        ``time_s`` less the busiest stage's work: the time that stage waits.
+    floor_work_s, floor_path_s, floor_s : float
+        The two lower bounds of :func:`chunked_prefill` and their max.
+    tokens_per_s : float
+        ``prompt_len / time_s``, what llama.cpp's ``llama-bench`` prints for ``pp N``.
+    floor_tokens_per_s : float
+        ``prompt_len / floor_s``: no implementation prefills faster.
+    """
+
+    model: str
+    device: str
+    tp: int
+    pp: int
+    prompt_len: int
+    chunk: int
+    chunks: int
+    timing: str
+    stage_times_s: np.ndarray
+    transfer_s: np.ndarray
+    time_s: float
+    latency_s: float
+    bubble_s: float
+    floor_work_s: float
+    floor_path_s: float
+    floor_s: float
+    tokens_per_s: float
+    floor_tokens_per_s: float
+
+
+def chunked_prefill(model: "str | ModelConfig", device: "str | Device", prompt_len: int,
+                    chunk: int, *, tp: int = 1, pp: int = 1, timing: str = "estimate",
+                    link_bandwidth: float | None = None, link_latency: float | None = None,
+                    **kwargs: Any) -> ChunkedPrefill:
+    """Prefill one ``prompt_len``-token prompt in chunks of ``chunk`` tokens over ``pp`` stages.
+
+    This is how llama.cpp pipelines a prompt over several GPUs: the prompt is cut into
+    micro-batches of ``chunk`` tokens (its ``n_ubatch``) and each GPU holds a run of whole
+    layers; chunk ``j`` attends to the ``j x chunk`` tokens already cached. Each chunk on
+    each stage is priced by :func:`pipeline` (so by :func:`lib.inference.forward` of the
+    stage's layers), and the chunks flow through the stages in GPipe's schedule
+    (:func:`_finish_times`). Keywords go to :func:`lib.inference.forward`
+    (``weight_dtype``, ``kv_dtype``, ``fused_attention``, ...); ``timing`` is
+    ``"estimate"`` or ``"per-op"``. One prompt, scalars only.
+
+    **The floor.** Let ``R_r(x)`` be the work of ``x`` on one resource ``r`` of a device
+    (tensor-core seconds, vector seconds, special-function seconds, compulsory bytes over
+    the bandwidth, link bytes over the link bandwidth: the terms whose max is
+    :func:`lib.inference.forward`'s ``floor_s``). Every term adds up over a model's layers,
+    and over the chunks. Two bounds hold for any implementation and any schedule:
+
+    1. *Work.* Stage ``s`` runs its own devices, so the run lasts at least as long as the
+       busiest stage's work on any one resource: ``T >= max_s sum_j R_r(s, j)``. The max over
+       ``pp`` stages is at least their mean, and the stages together do the whole model,
+       so ``T >= sum_j R_r(model, j) / pp``. The chunks together do at least the work of
+       the whole prompt in one forward (the same matmul FLOPs; causal attention over the
+       chunks adds up to the prompt's; the weights are read once per chunk instead of
+       once; chunks also read the cache): ``sum_j R_r(model, j) >= R_r(prefill)``. Taking
+       the worst resource, ``T >= floor(prefill of prompt_len at tp) / pp``:
+       ``floor_work_s``.
+    2. *Path.* The last chunk goes through every stage in order, and each stage needs at
+       least its floor for it: ``T >= sum_s floor(s, last) >= floor(model, last)``, a sum
+       of maxima being at least the max of the sums: ``floor_path_s``, the forward of the
+       last chunk with ``prompt_len - last`` tokens cached. It is the pipeline's latency
+       bound: one micro-batch cannot go through the stages faster than through one device.
+
+    ``floor_s`` is the larger. The floor leaves out the transfers between stages (a link
+    can run beside the compute) and prices attention at its least work (fused, the masked
+    half skipped) whatever ``fused_attention`` the estimate is given. With ``pp = 1`` it
+    is :func:`lib.inference.prefill`'s floor, so a chunked prefill on one device is bounded
+    like an unchunked one.
+
+    Introduced in chapters/14_parallelism.ipynb.
+
+    Examples
+    --------
+    >>> c = chunked_prefill("llama-2-7b", "a100-sxm-80gb", 2048, 512, pp=8)
+    >>> c.chunks, round(c.floor_work_s * 1e3, 2), round(c.floor_path_s * 1e3, 2)
+    (4, 11.07, 22.8)
+    >>> round(c.floor_s * 1e3, 2), round(c.time_s * 1e3, 1)
+    (22.8, 40.5)
+    >>> chunked_prefill("llama-2-7b", "a100-sxm-80gb", 2048, 512, pp=64)
+    Traceback (most recent call last):
+    ...
+    ValueError: pp=64 must be <= n_layers=32: each pipeline stage holds at least one whole layer.
+    """
+    m, dev = models.get(model), hardware.get(device)
+    t = _timing(timing, ("estimate", "per-op"))
+    n = int(positive("prompt_len", prompt_len, integer=True))
+    c = int(positive("chunk", chunk, integer=True))
+    k = -(-n // c)
+    new = np.array([c] * (k - 1) + [n - c * (k - 1)])
+    cached = c * np.arange(k)
+    pl = pipeline(m, dev, 1, new, cached, tp=tp, pp=pp, timing=t,
+                  link_bandwidth=link_bandwidth, link_latency=link_latency, **kwargs)
+    times = np.array([np.asarray(s.time_s, float) * np.ones(k) for s in pl.stages])
+    xfer = np.asarray(pl.transfer_s, float) * np.ones(k)
+    done = _finish_times(times, xfer)
+    total = float(done[-1, -1])
+    floor_kw = {key: v for key, v in kwargs.items() if key in ("weight_dtype", "kv_dtype",
+                                                                "compute_dtype")}
+    link = dict(link_bandwidth=link_bandwidth, link_latency=link_latency)
+    work = float(inference.prefill(m, dev, 1, n, tp=tp, **link, **floor_kw).floor_s) / pl.pp
+    path = float(inference.forward(m, dev, 1, int(new[-1]), int(cached[-1]), tp=tp, **link,
+                                   **floor_kw).floor_s)
+    floor = max(work, path)
+    return ChunkedPrefill(
+        model=m.name, device=dev.name, tp=int(tp), pp=pl.pp, prompt_len=n, chunk=c, chunks=k,
+        timing=t, stage_times_s=times, transfer_s=xfer, time_s=total,
+        latency_s=float(times[:, 0].sum() + (pl.pp - 1) * xfer[0]),
+        bubble_s=total - float(times.sum(axis=1).max()), floor_work_s=work,
+        floor_path_s=path, floor_s=floor, tokens_per_s=n / total,
+        floor_tokens_per_s=n / floor)
+
+
 # --- expert parallelism ------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -750,8 +916,16 @@ def sharding_table(model: "str | ModelConfig", device: "str | Device", devices: 
 class ScalingRun:
     """A published measurement at some number of devices (``lib/data/scaling.json``).
 
-    ``metric`` is ``"tokens_per_s_per_seq"`` (decode at batch 1: 1 / TPOT) or
-    ``"ttft_s"`` (a prefill). ``conditions`` says how unstated details were settled.
+    ``metric`` is one of :data:`METRICS`: ``"tokens_per_s_per_seq"`` (decode at batch 1:
+    1 / TPOT), ``"ttft_s"`` (a prefill's time to first token) or ``"prompt_tokens_per_s"``
+    (a prefill's prompt tokens over its time, as ``llama-bench`` prints for ``pp N``). The
+    devices are ``tp`` (tensor-parallel, default all of them) times ``pp`` (pipeline stages,
+    default 1). A prompt pipelined in chunks of ``ubatch`` tokens (llama.cpp's ``n_ubatch``;
+    0: the whole prompt at once) is priced by :func:`chunked_prefill`. ``fused_attention``
+    and ``link_bandwidth`` (byte/s per direction; ``None``: the device's link) are the
+    engine's and the machine's, for the estimate. ``sweep`` names the series a run belongs
+    to (``"tensor"`` or ``"pipeline"``). ``conditions`` says how unstated details were
+    settled.
 
     Introduced in chapters/14_parallelism.ipynb.
     """
@@ -771,11 +945,30 @@ class ScalingRun:
     framework: str
     conditions: str
     source: dict[str, str]
+    tp: int = 0
+    pp: int = 1
+    ubatch: int = 0
+    fused_attention: bool = True
+    link_bandwidth: float | None = None
+    sweep: str = "tensor"
+
+    def __post_init__(self) -> None:
+        choice("metric", self.metric, METRICS)
+        choice("sweep", self.sweep, SWEEPS)
+        if not self.tp:
+            object.__setattr__(self, "tp", self.devices // self.pp)
+        if self.tp * self.pp != self.devices:
+            raise ValueError(f"{self.key}: tp={self.tp} x pp={self.pp} must equal "
+                             f"devices={self.devices}.")
 
     @property
     def measured_s(self) -> float:
-        """The measurement as a time: the TTFT, or seconds per decode step."""
-        return self.value if self.metric == "ttft_s" else 1.0 / self.value
+        """The measurement as a time: the TTFT, seconds per decode step, or the prefill's time."""
+        if self.metric == "ttft_s":
+            return self.value
+        if self.metric == "prompt_tokens_per_s":
+            return self.batch * self.prompt_tokens / self.value
+        return 1.0 / self.value
 
 
 def measurements() -> list[ScalingRun]:
@@ -787,7 +980,9 @@ def measurements() -> list[ScalingRun]:
     --------
     >>> runs = measurements()
     >>> sorted({r.model for r in runs})
-    ['llama-2-70b', 'llama-3-70b', 'llama-3-8b']
+    ['llama-2-70b', 'llama-2-7b', 'llama-3-70b', 'llama-3-8b']
+    >>> sorted({(r.sweep, r.tp, r.pp) for r in runs if r.pp > 1})
+    [('pipeline', 1, 8)]
     """
     rows = json.loads(DATA.read_text())["runs"]
     fields = {f.name for f in dataclasses.fields(ScalingRun)}
@@ -818,11 +1013,13 @@ class ScalingCheck:
 
 
 def compare(runs: "list[ScalingRun] | None" = None) -> list[ScalingCheck]:
-    """Each measurement's floor and calibrated estimate, at ``tp`` = its devices.
+    """Each measurement's floor and calibrated estimate, at its own ``tp`` and ``pp``.
 
     A decode run (batch 1, ``prompt_tokens`` prompt, ``output_tokens`` generated) is priced
-    as one step at the mean context ``prompt + output / 2``; a TTFT as the prefill.
-    Nothing is tuned to these numbers.
+    as one step at the mean context ``prompt + output / 2``; a TTFT as the prefill; a
+    ``"prompt_tokens_per_s"`` run as :func:`chunked_prefill` of its prompt in chunks of
+    ``ubatch`` tokens over its ``pp`` stages, whose floor is derived there. Nothing is
+    tuned to these numbers.
 
     Introduced in chapters/14_parallelism.ipynb.
 
@@ -833,7 +1030,20 @@ def compare(runs: "list[ScalingRun] | None" = None) -> list[ScalingCheck]:
     """
     out = []
     for r in measurements() if runs is None else runs:
-        kw = dict(weight_dtype=r.weight_dtype, kv_dtype=r.kv_dtype, tp=r.devices)
+        kw = dict(weight_dtype=r.weight_dtype, kv_dtype=r.kv_dtype, tp=r.tp)
+        if r.metric == "prompt_tokens_per_s":
+            if r.batch != 1:
+                raise ValueError(f"{r.key}: a prompt_tokens_per_s run is one prompt "
+                                 f"(batch=1), not batch={r.batch}.")
+            cp = chunked_prefill(r.model, r.device, r.prompt_tokens,
+                                 r.ubatch or r.prompt_tokens, pp=r.pp,
+                                 fused_attention=r.fused_attention,
+                                 link_bandwidth=r.link_bandwidth, **kw)
+            out.append(ScalingCheck(r, r.measured_s, cp.floor_s, cp.time_s))
+            continue
+        if r.pp > 1:
+            raise ValueError(f"{r.key}: pp={r.pp} is priced for metric='prompt_tokens_per_s' "
+                             f"only, not {r.metric!r}.")
         if r.metric == "ttft_s":
             est = inference.prefill(r.model, r.device, r.batch, r.prompt_tokens, **kw)
         else:

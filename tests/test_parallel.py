@@ -212,10 +212,15 @@ def test_scaling_data_has_sources_and_the_required_rows():
     assert {("llama-3-8b", p) for p in (1, 2, 4, 8)} <= decode
     assert {("llama-3-70b", p) for p in (2, 4, 8)} <= decode
     assert any(r.metric == "ttft_s" and r.devices == 4 and "70b" in r.model for r in runs)
-    keys = {json.loads(parallel.DATA.read_text())["runs"][i]["also_in_runs_json"]
-            for i in range(len(runs))}
+    rows = json.loads(parallel.DATA.read_text())["runs"]
+    keys = {row["also_in_runs_json"] for row in rows if row.get("sweep", "tensor") == "tensor"}
+    assert len(keys) == sum(r.sweep == "tensor" for r in runs)
     from lib import runs as published
     assert keys <= set(published.keys())
+    for r in runs:                      # the existing rows keep their split: all tensor-parallel
+        assert r.tp * r.pp == r.devices
+        if r.sweep == "tensor":
+            assert (r.tp, r.pp, r.ubatch) == (r.devices, 1, 0)
 
 
 def test_the_floor_never_exceeds_a_measurement():
@@ -245,3 +250,128 @@ def test_steady_decode_has_no_bubble_once_the_micro_batches_cover_the_stages():
     assert gpipe.time_s > full.time_s
     with pytest.raises(ValueError, match="schedule='1f1b'"):
         parallel.pipeline(tiny, "h100-sxm", 8, 1, 512, pp=4, schedule="1f1b")
+
+
+# --- the pipeline-parallel measurements and the pipeline's floor -----------------------------
+
+# llama.cpp pull request #6017, ggerganov's comment of 2024-03-12: CodeLlama-7B F16 prompt
+# processing (llama-bench 'pp N', t/s) on one and on eight A100 80GB PCIe, read by hand.
+LLAMACPP_PP = {(1, 512): 8668.24, (1, 1024): 8251.25, (1, 2048): 7592.36,
+               (8, 512): 8381.22, (8, 1024): 13312.63, (8, 2048): 14723.17}
+
+
+def test_llamacpp_pipeline_rows_read_as_published():
+    by = {r.key: r for r in parallel.measurements()}
+    for (gpus, n), value in LLAMACPP_PP.items():
+        r = by[f"scaling-llamacpp-cl7b-f16-pp{gpus}-p{n}"]
+        assert r.value == value and r.metric == "prompt_tokens_per_s"
+        assert f"{value:.2f} ±" in r.source["quote"] and f"pp {n} " in r.source["quote"]
+        assert r.source["url"] == "https://github.com/ggml-org/llama.cpp/pull/6017"
+        assert r.source["bibkey"] == "llamacpp_pr6017"
+        assert (r.model, r.device, r.devices, r.tp, r.pp) == ("llama-2-7b", "a100-sxm-80gb",
+                                                              gpus, 1, gpus)
+        assert (r.batch, r.prompt_tokens, r.ubatch, r.weight_dtype) == (1, n, 512, "fp16")
+        assert r.sweep == "pipeline" and not r.fused_attention
+        for said in ("A100 80GB PCIe", "n_ubatch", "CodeLlama-7B", "1,935 GB/s", "-b 8192"):
+            assert said in r.conditions
+        assert r.measured_s == pytest.approx(n / value)          # seconds for the prompt
+    # the speed-ups the chapter quotes, by hand from the table
+    assert LLAMACPP_PP[8, 2048] / LLAMACPP_PP[1, 2048] == pytest.approx(1.939, abs=1e-3)
+    assert LLAMACPP_PP[8, 512] / LLAMACPP_PP[1, 512] == pytest.approx(0.9669, abs=1e-4)
+
+
+def test_a_split_that_does_not_multiply_to_the_devices_is_refused():
+    r = parallel.measurements()[-1]
+    with pytest.raises(ValueError, match="tp=2 x pp=8 must equal devices=8"):
+        dataclasses.replace(r, tp=2)
+    with pytest.raises(ValueError, match="metric='tokens_per_s'"):
+        dataclasses.replace(r, metric="tokens_per_s")
+
+
+@given(p=st.integers(1, 6), m=st.integers(1, 12), beat=st.floats(1e-3, 1.0),
+       xfer=st.floats(0.0, 1.0))
+def test_the_schedule_of_equal_stages_is_gpipes(p, m, beat, xfer):
+    # Equal micro-batches: latency + (m - 1) x max(beat, transfer), as pipeline() prices it
+    done = parallel._finish_times(np.full((p, m), beat), np.full(m, xfer if p > 1 else 0.0))
+    latency = p * beat + (p - 1) * (xfer if p > 1 else 0.0)
+    want = latency + (m - 1) * max(beat, xfer if p > 1 else 0.0)
+    assert done[-1, -1] == pytest.approx(want)
+
+
+def test_the_schedule_waits_for_the_slowest_stage_and_the_earlier_chunk():
+    times = np.array([[1.0, 1.0, 1.0], [3.0, 1.0, 1.0]])       # stage 1 is slow on chunk 0
+    done = parallel._finish_times(times, np.zeros(3))
+    assert done.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+
+
+def _work(model, new, cached):
+    """Per resource: tensor, vector and exp seconds and compulsory bytes of forwards (summed)."""
+    from lib import transformer
+    p = transformer.forward_pass(model, 1, new, cached)
+    ops = transformer.ops(p)
+    busy = inference.busy_times(ops, "a100-sxm-80gb", "bf16", p.act_dtype)
+    out = {k: float(np.sum(v)) for k, v in busy.items()}
+    out["bytes"] = float(np.sum(transformer.compulsory_bytes(p, ops)))
+    return out
+
+
+@pytest.mark.parametrize("model", ["llama-2-7b", "llama-3-8b", "mistral-7b"])
+@pytest.mark.parametrize("n,c", [(2048, 512), (1000, 256), (4096, 1024)])
+def test_chunks_do_at_least_the_work_of_the_whole_prompt(model, n, c):
+    # the premise of the work bound: sum_j R_r(chunk j) >= R_r(prefill) on every resource
+    k = -(-n // c)
+    new = np.array([c] * (k - 1) + [n - c * (k - 1)])
+    whole, chunks = _work(model, n, 0), _work(model, new, c * np.arange(k))
+    for r in whole:
+        assert chunks[r] >= whole[r] * (1 - 1e-12), r
+
+
+def test_the_pipeline_floor_by_hand():
+    kw = dict(weight_dtype="fp16", kv_dtype="fp16")
+    whole = float(inference.prefill("llama-2-7b", "a100-sxm-80gb", 1, 8192, **kw).floor_s)
+    last = float(inference.forward("llama-2-7b", "a100-sxm-80gb", 1, 512, 7680, **kw).floor_s)
+    c = parallel.chunked_prefill("llama-2-7b", "a100-sxm-80gb", 8192, 512, pp=8, **kw)
+    assert (c.floor_work_s, c.floor_path_s) == (pytest.approx(whole / 8), pytest.approx(last))
+    assert c.floor_s == max(c.floor_work_s, c.floor_path_s)
+    one = parallel.chunked_prefill("llama-2-7b", "a100-sxm-80gb", 8192, 512, pp=1, **kw)
+    assert one.floor_s == pytest.approx(whole)                  # one device: the prefill's floor
+    # one chunk over eight stages: no overlap, so the bound is the whole prefill's floor
+    single = parallel.chunked_prefill("llama-2-7b", "a100-sxm-80gb", 512, 512, pp=8, **kw)
+    assert single.floor_s == pytest.approx(float(inference.prefill(
+        "llama-2-7b", "a100-sxm-80gb", 1, 512, **kw).floor_s))
+    # the floor leaves the engine's attention out: unfused is the same bound
+    unfused = parallel.chunked_prefill("llama-2-7b", "a100-sxm-80gb", 8192, 512, pp=8,
+                                       fused_attention=False, **kw)
+    assert unfused.floor_s == c.floor_s and unfused.time_s > c.time_s
+
+
+@given(n=st.integers(1, 4096), c=st.sampled_from([64, 256, 512, 1024]),
+       pp=st.sampled_from([1, 2, 4, 8, 32]), tp=st.sampled_from([1, 2]))
+def test_no_schedule_of_the_chunks_beats_the_floor(n, c, pp, tp):
+    # the per-op schedule is one implementation: never faster than the floor
+    per_op = parallel.chunked_prefill("llama-3-8b", "h100-sxm", n, c, tp=tp, pp=pp,
+                                      timing="per-op", link_bandwidth=1e30, link_latency=0.0)
+    assert per_op.floor_s <= per_op.time_s * (1 + 1e-9)
+    assert per_op.chunks == -(-n // c) and per_op.stage_times_s.shape == (per_op.pp, per_op.chunks)
+    assert per_op.bubble_s >= -1e-12 and per_op.latency_s <= per_op.time_s * (1 + 1e-12)
+
+
+def test_pipelining_a_prompt_raises_throughput_not_one_chunks_latency():
+    kw = dict(weight_dtype="fp16", kv_dtype="fp16")
+    one = parallel.chunked_prefill("llama-2-7b", "a100-sxm-80gb", 2048, 512, **kw)
+    eight = parallel.chunked_prefill("llama-2-7b", "a100-sxm-80gb", 2048, 512, pp=8, **kw)
+    assert eight.tokens_per_s > one.tokens_per_s
+    # GPipe's bound: at most p m / (m + p - 1) = 8 x 4 / 11 faster with equal, free stages
+    assert one.time_s / eight.time_s < 8 * 4 / 11
+    lone = parallel.chunked_prefill("llama-2-7b", "a100-sxm-80gb", 512, 512, pp=8, **kw)
+    alone = parallel.chunked_prefill("llama-2-7b", "a100-sxm-80gb", 512, 512, **kw)
+    assert lone.time_s >= alone.time_s                     # one chunk: stages take turns
+    with pytest.raises(ValueError, match="chunk=0"):
+        parallel.chunked_prefill("llama-2-7b", "a100-sxm-80gb", 512, 0)
+
+
+def test_every_pipeline_row_is_priced_and_bounded():
+    checks = [c for c in parallel.compare() if c.run.sweep == "pipeline"]
+    assert len(checks) == len(LLAMACPP_PP)
+    assert all(c.floor_s <= c.measured_s for c in checks)
+    assert all(c.floor_s <= c.estimate_s for c in checks)
