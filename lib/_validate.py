@@ -82,6 +82,11 @@ def positive(name: str, value: Any, *, allow_zero: bool = False, integer: bool =
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         raise ValueError(f"{name}={value!r} must be a number or an array of numbers.") from None
+    if arr.ndim == 0:                      # the common case, checked without temporaries
+        v = float(arr)
+        if v == v and abs(v) != float("inf") and (v > 0 or (allow_zero and v == 0)) and (
+                not integer or v == round(v)):
+            return arr
     what = "a whole number" if integer else "a finite number"
     bound = ">= 0" if allow_zero else "> 0"
     bad = ~np.isfinite(arr) | ((arr < 0) if allow_zero else (arr <= 0))

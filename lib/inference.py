@@ -442,6 +442,35 @@ def calibrated_parts(kernels: "Sequence[tuple[Sequence[Op], int]]", device: "str
     return {k: scalar_or_array(np.asarray(v, float)) for k, v in acc.items()}
 
 
+def busy_times(op_list: "Sequence[Op]", device: "str | Device", compute_dtype: str,
+               act_dtype: str) -> dict[str, Any]:
+    """Seconds each kind of unit (tensor cores, vector units, special functions) is busy
+    over ``op_list``, each op at its roof's peak: the math terms of a forward's floor.
+
+    ``{}`` when the device does not publish the peaks (a memory-only estimate).
+    :func:`forward`'s ``floor_s`` is the largest of these, the compulsory bytes over the
+    bandwidth, and the link's bytes over its bandwidth; a serving simulator that prices
+    a step of mixed sequences sums these over its ops (:mod:`lib.serving`).
+
+    Introduced in chapters/15_serving.ipynb.
+
+    Examples
+    --------
+    >>> from lib import transformer
+    >>> ops = transformer.ops(transformer.forward_pass("llama-3-8b", 1, 4096))
+    >>> t = busy_times(ops, "h100-sxm", "bf16", "bf16")
+    >>> sorted(t), round(float(t["tensor"]) * 1e3, 1)
+    (['exp', 'tensor', 'vector'], 62.2)
+    """
+    dev = hardware.get(device)
+    roofs = _roofs(dev, choice("compute_dtype", compute_dtype, DTYPES), act_dtype)
+    busy: dict[str, Any] = {}
+    for op in op_list:
+        for unit, t in _unit_times(op, roofs, dev.exp_throughput).items():
+            busy[unit] = busy.get(unit, 0.0) + np.asarray(t)
+    return busy
+
+
 def reads_cache(new_tokens: ArrayLike, cached: ArrayLike) -> Any:
     """Whether a forward's attention reads a KV cache, and so pays the attention call's cost
     (:func:`calibrated_parts`): a decode step, a speculative verification or a chunk after
@@ -552,10 +581,7 @@ def forward(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike
     def total(attr: str) -> np.ndarray:
         return sum(np.asarray(getattr(c, attr), float) for c in costs)
 
-    busy = {}                                  # each unit's time over the whole forward
-    for times in unit_times:
-        for unit, t in times.items():
-            busy[unit] = busy.get(unit, 0.0) + np.asarray(t)
+    busy = busy_times(op_list, dev, cd, p.act_dtype)
     must_move = np.asarray(transformer.compulsory_bytes(p, op_list))
     # The link's part of the floor is its bytes over its bandwidth: the per-message latencies
     # are NCCL's cost model, which a custom all-reduce beats, so they bound nothing.

@@ -9,6 +9,10 @@
   error and the share within 35%, on the tuning and the held-out runs, beside the per-op
   time's; and how many counted runs the floor exceeds. Targets: median within 20% and most
   (over half) within 35% on each split; the floor never above a counted measurement.
+* The serving simulator (lib.serving): 10,000 requests of a 7B model on one H100 SXM (mean
+  200 output tokens, 500 prompt tokens, exponential lengths, Poisson arrivals near the
+  server's capacity), per scheduler: wall seconds, simulated requests and steps per second.
+  Target: <= 10 s each on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lib import hardware, roofline, runs, widgets
+from lib import hardware, roofline, runs, serving, widgets
 
 TARGET_MS = 100.0
 TARGET_SPEEDUP = 50.0
 TARGET_MEDIAN_ERROR = 0.20
 TARGET_WITHIN = 0.35
+TARGET_SIMULATION_S = 10.0
 
 
 def bench_explorer(name: str, rounds: int = 3) -> dict:
@@ -98,6 +103,22 @@ def bench_calibration() -> dict:
     return out
 
 
+def bench_simulator(n: int = 10_000) -> dict:
+    w = serving.workload(n, rate=15.0, prompt_len=500, output_len=200,
+                         length_dist="exponential", model="llama-2-7b", seed=0)
+    out = {"requests": n, "model": "llama-2-7b", "device": "h100-sxm", "rate_per_s": 15.0,
+           "target_s": TARGET_SIMULATION_S}
+    for scheduler in serving.SCHEDULERS:
+        start = time.perf_counter()
+        r = serving.simulate(w, "llama-2-7b", "h100-sxm", scheduler=scheduler)
+        wall = time.perf_counter() - start
+        out[scheduler] = {"wall_s": round(wall, 2), "requests_per_s": round(n / wall),
+                          "steps": int(r.step_s.size),
+                          "steps_per_s": round(r.step_s.size / wall),
+                          "meets_target": wall <= TARGET_SIMULATION_S}
+    return out
+
+
 def main() -> int:
     result = {
         "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
@@ -105,6 +126,7 @@ def main() -> int:
         "explorers": {name: bench_explorer(name) for name in widgets.REGISTRY},
         "roofline_1e6": bench_roofline(),
         "calibrated_estimate": bench_calibration(),
+        "simulator_1e4": bench_simulator(),
     }
     out = Path("_build/bench.json")
     out.parent.mkdir(exist_ok=True)
@@ -112,6 +134,11 @@ def main() -> int:
     print(json.dumps(result, indent=2))
     ok = all(e["meets_target"] for e in result["explorers"].values())
     ok = ok and result["roofline_1e6"]["meets_target"]
+    sim = result["simulator_1e4"]
+    print("serving simulator, 10,000 requests: " + ", ".join(
+        f"{s} {sim[s]['wall_s']:.1f} s ({sim[s]['steps_per_s']:,} steps/s)"
+        for s in serving.SCHEDULERS))
+    ok = ok and all(sim[s]["meets_target"] for s in serving.SCHEDULERS)
     cal = result["calibrated_estimate"]
     print(f"calibrated estimate, median |error|: tuning {cal['tuning']['median_abs_error']:.1%}, "
           f"held-out {cal['held-out']['median_abs_error']:.1%} "

@@ -62,6 +62,7 @@ REGISTRY: dict[str, str] = {
     "token_tree": "lib.widgets.token_tree:TokenTreeExplorer",
     "parallel": "lib.widgets.parallel:ParallelExplorer",
     "prefill_kernels": "lib.widgets.prefill_kernels:PrefillKernelsExplorer",
+    "serving": "lib.widgets.serving:ServingExplorer",
 }
 
 DPI = 80
