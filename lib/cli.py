@@ -13,6 +13,13 @@
     python -m lib speculate --model NAME --hardware NAME --alpha A[,A2,...] [--gamma G]
         (--draft-model NAME | --draft-cost C) [--batch B] [--context C] [--weight-dtype D]
         [--kv-dtype D] [--timing {estimate,floor,per-op}] [--eager] [--json]
+    python -m lib simulate --model NAME --hardware NAME --requests N (--rate R | --burst)
+        --prompt-len P --output-len O [--length-dist {fixed,exponential,lognormal}]
+        [--scheduler {static,continuous,chunked,disaggregated}] [--max-batch B]
+        [--chunk-tokens C] [--allocator {max,exact,paged}] [--block-size S]
+        [--kv-memory BYTES] [--kv-dtype D] [--weight-dtype D] [--tp T] [--seed S]
+        [--preemption {recompute,swap}] [--timing {estimate,floor}] [--eager] [--json]
+    python -m lib measure [--quick] [--json]
 
 Without ``--json`` the output is a :class:`lib.tables.Table` formatted with
 :mod:`lib.units`; with ``--json`` it is one JSON object (or, for ``list``, one
@@ -52,6 +59,23 @@ time per token over a target decode step (``--draft-cost``). ``--batch`` default
 ``verify_time_s``, ``baseline_step_s``, ``time_per_token_s`` and ``speedup`` (baseline
 time per token over speculative), priced at the calibrated estimate unless ``--timing``
 says ``floor`` or ``per-op``.
+
+``simulate`` serves ``--requests`` requests arriving at ``--rate`` per second (Poisson) or all
+at once (``--burst``) with one instance of the model (:func:`lib.serving.simulate`): prompt
+and output lengths of mean ``--prompt-len`` and ``--output-len`` drawn from
+``--length-dist`` (default fixed) with ``--seed``, a scheduler, a batch limit, a KV-cache
+allocator and budget (``--kv-memory`` bytes per device; default what the device holds
+beside the weights). Its JSON holds ``requests_completed``, ``tokens_generated``,
+``duration_s``, ``throughput_tokens_per_s``, ``ttft_s``, ``tpot_s``, ``e2e_s`` and
+``queue_s`` (each ``{"p50", "p90", "p99"}``), ``mean_batch``, ``kv_utilisation_mean`` and
+``preemptions``. Steps are priced at the calibrated estimate (``--timing floor`` for the
+floor).
+
+``measure`` times this machine with numpy (:func:`lib.measure.measure_machine`): the
+bandwidth of ``np.add`` at working sets sized for each cache level and for main memory,
+the best matrix-product FLOP/s in FP32 and FP64, and the ridge points between them, with
+the CPU, numpy, BLAS and date it was measured on. ``--quick`` takes a few seconds; the
+figures vary from run to run, more so on a busy machine. Its JSON also holds the raw sweeps.
 
 The arithmetic lives in :mod:`lib.models` and :mod:`lib.inference`; this module
 only parses, calls them and prints.
@@ -146,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Roofline calculator for LLM inference: models, "
                 "hardware, and what a prefill or a decode step costs.")
     sub = p.add_subparsers(dest="command",
-                           metavar="{list,show,estimate,utilisation,speculate}",
+                           metavar="{list,show,estimate,utilisation,speculate,simulate,measure}",
                            required=True)
 
     ls = sub.add_parser("list", help="list the catalog's models or hardware")
@@ -177,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "together (decode: batch / step time)")
     _speculate_flags(sub.add_parser(
         "speculate", help="speculative decoding: tokens per verification, times, speed-up"))
+    _simulate_flags(sub.add_parser(
+        "simulate", help="serve many requests: throughput, TTFT and TPOT percentiles"))
+    me = sub.add_parser("measure", help="measure this machine: bandwidth per memory level, "
+                        "peak FLOP/s per dtype, ridge points")
+    me.add_argument("--quick", action="store_true",
+                    help="fewer sizes and repeats: a few seconds instead of under a minute")
+    me.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
 
@@ -238,6 +269,99 @@ def _speculate_flags(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--eager", action="store_true",
                     help="calibrated estimate with eager launches (default: CUDA graphs)")
     sp.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _simulate_flags(sp: argparse.ArgumentParser) -> None:
+    """The flags of ``simulate``."""
+    from lib import paging, serving
+    sp.add_argument("--model", required=True,
+                    help="catalog name, or a Hugging Face config.json (file or folder)")
+    sp.add_argument("--hardware", required=True, help="catalog device name")
+    sp.add_argument("--requests", required=True, type=_whole(1), help="requests (>= 1)")
+    when = sp.add_mutually_exclusive_group(required=True)
+    when.add_argument("--rate", type=_positive_float("requests/s, e.g. 5"), default=None,
+                      help="mean arrivals per second (Poisson)")
+    when.add_argument("--burst", action="store_true", help="every request arrives at once")
+    sp.add_argument("--prompt-len", required=True, type=_whole(1),
+                    help="mean prompt tokens (>= 1)")
+    sp.add_argument("--output-len", required=True, type=_whole(1),
+                    help="mean output tokens (>= 1)")
+    sp.add_argument("--length-dist", choices=paging.LENGTH_KINDS, default="fixed",
+                    help="distribution of both lengths (default fixed)")
+    sp.add_argument("--scheduler", choices=serving.SCHEDULERS, default="continuous",
+                    help="default continuous")
+    sp.add_argument("--max-batch", type=_whole(1), default=serving.DEFAULT_MAX_BATCH,
+                    help=f"most sequences per step (default {serving.DEFAULT_MAX_BATCH})")
+    sp.add_argument("--chunk-tokens", type=_whole(2), default=serving.DEFAULT_CHUNK_TOKENS,
+                    help="token budget of a chunked-prefill step (default "
+                    f"{serving.DEFAULT_CHUNK_TOKENS})")
+    sp.add_argument("--allocator", choices=serving.ALLOCATORS, default="paged",
+                    help="KV-cache allocator (default paged)")
+    sp.add_argument("--block-size", type=_whole(1), default=paging.DEFAULT_BLOCK_SIZE,
+                    help=f"tokens per block (default {paging.DEFAULT_BLOCK_SIZE})")
+    sp.add_argument("--kv-memory", type=_positive_float("bytes, e.g. 20e9"), default=None,
+                    help="KV-cache bytes per device (default: what the device holds beside "
+                    "the weights)")
+    sp.add_argument("--weight-dtype", type=_dtype("weight_dtype", WEIGHT_DTYPES),
+                    default="bf16", help="one of " + ", ".join(WEIGHT_DTYPES))
+    sp.add_argument("--kv-dtype", type=_dtype("kv_dtype", KV_DTYPES),
+                    default="bf16", help="one of " + ", ".join(KV_DTYPES))
+    sp.add_argument("--tp", type=_whole(1), default=1, help="tensor-parallel devices (>= 1)")
+    sp.add_argument("--seed", type=_whole(0), default=0, help="seed of the workload")
+    sp.add_argument("--preemption", choices=serving.PREEMPTIONS, default="recompute",
+                    help="when a paged cache is full (default recompute)")
+    sp.add_argument("--timing", choices=serving.COSTS, default="estimate",
+                    help="price steps at the calibrated estimate (default) or the floor")
+    sp.add_argument("--eager", action="store_true",
+                    help="calibrated estimate with eager launches (default: CUDA graphs)")
+    sp.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _simulate(args: argparse.Namespace, out: Any, err: Any) -> None:
+    from lib import serving
+    where = f"{PROG} simulate: error:"
+    m = _flagged("simulate", "model", args.model, resolve_model)
+    d = _flagged("simulate", "hardware", args.hardware, hardware.get)
+    try:
+        w = serving.workload(args.requests, rate=args.rate, burst=args.burst,
+                             prompt_len=args.prompt_len, output_len=args.output_len,
+                             length_dist=args.length_dist, model=m, seed=args.seed)
+        r = serving.simulate(w, m, d.name, scheduler=args.scheduler,
+                             max_batch=args.max_batch, chunk_tokens=args.chunk_tokens,
+                             allocator=args.allocator, block_size=args.block_size,
+                             kv_memory=args.kv_memory, kv_dtype=args.kv_dtype,
+                             weight_dtype=args.weight_dtype, tp=args.tp, cost=args.timing,
+                             cuda_graphs=not args.eager, preemption=args.preemption)
+    except ValueError as exc:
+        raise CliError(f"{where} {exc}") from None
+    if args.prompt_len + args.output_len > m.max_context:
+        print(f"warning: --prompt-len {args.prompt_len} + --output-len {args.output_len} "
+              f"exceeds {m.name}'s context of {m.max_context} tokens; requests are cut to "
+              "fit, as a server cuts them.", file=err)
+    s = r.summary()
+    if args.json:
+        print(_json({**s, "workload": w.label, "prompt_len_mean": float(w.prompt_len.mean()),
+                     "output_len_mean": float(w.output_len.mean())}), file=out)
+        return
+
+    def pct(key: str) -> str:
+        return "-" if s[key] is None else " / ".join(fmt_time(s[key][p])
+                                                     for p in ("p50", "p90", "p99"))
+    rows = [("requests completed", fmt_count(s["requests_completed"])),
+            ("tokens generated", fmt_count(s["tokens_generated"])),
+            ("duration", fmt_time(s["duration_s"])),
+            ("throughput", f"{s['throughput_tokens_per_s']:,.0f} tokens/s, "
+                           f"{s['throughput_requests_per_s']:.2f} requests/s"),
+            ("TTFT p50 / p90 / p99", pct("ttft_s")), ("TPOT p50 / p90 / p99", pct("tpot_s")),
+            ("end to end p50 / p90 / p99", pct("e2e_s")),
+            ("queueing p50 / p90 / p99", pct("queue_s")),
+            ("mean batch", f"{s['mean_batch']:.1f}"),
+            ("KV cache used (mean)", f"{s['kv_utilisation_mean']:.1%} of "
+                                     f"{fmt_count(s['kv_budget_tokens'])} tokens"),
+            ("preemptions", fmt_count(s["preemptions"])), ("devices", str(s["devices"]))]
+    title = (f"simulate: {r.model} on {r.device}, {w.label}, {args.scheduler} batching, "
+             f"{args.allocator} KV ({args.timing} times)")
+    print(Table(("", "value"), rows, title=title), file=out)
 
 
 def _workload_flags(es: argparse.ArgumentParser) -> None:
@@ -590,6 +714,41 @@ def _forward(args: argparse.Namespace, err: Any, command: str,
     return est
 
 
+def _measure(args: argparse.Namespace, out: Any, err: Any) -> None:
+    """Time this machine (:func:`lib.measure.measure_machine`) and print its roofs."""
+    from lib import measure     # imported here: the calculator's other commands never time
+
+    config = measure.QUICK if args.quick else measure.FULL
+    try:
+        m = measure.measure_machine(config)
+    except (ValueError, MemoryError) as exc:
+        raise CliError(f"{PROG} measure: error: {str(exc) or 'out of memory'} (try --quick, on "
+                       "a machine with more free memory)") from None
+    if args.json:
+        print(_json({**m.to_dict(), "quick": bool(args.quick)}), file=out)
+        return
+    bands = measure.level_bands(m.caches)
+    rows = []
+    for level, bw in m.bandwidth.items():
+        lo, hi = bands[level]
+        span = (f">= {fmt_bytes(lo, binary=True)}" if hi == float("inf")
+                else f"{fmt_bytes(lo, binary=True)} to {fmt_bytes(hi, binary=True)}" if lo
+                else f"<= {fmt_bytes(hi, binary=True)}")
+        rows.append((f"bandwidth, {level}", f"working sets {span}", fmt_bandwidth(bw)))
+    for dtype, peak in m.peak.items():
+        rows.append((f"peak, {dtype}", "best matrix product", fmt_flop_rate(peak)))
+    for dtype in m.peak:
+        rows.append((f"ridge, {dtype}", f"against {m.main_level}",
+                     fmt_intensity(m.ridge(dtype))))
+    p = m.provenance
+    footer = (f"{p.cpu}, {p.cores} cores; numpy {p.numpy}, BLAS {p.blas}, threads "
+              f"{p.blas_threads}; {p.date}, load {p.load}; measured in {m.seconds:.1f} s"
+              f"{' (--quick)' if args.quick else ''}. Bandwidth: np.add(a, b, out=c), "
+              f"3 arrays counted (write-allocate not); peaks: a @ b.")
+    print(Table(("", "how", "measured"), rows, title="measure: this machine's roofline",
+                footer=(footer,)), file=out)
+
+
 def main(argv: Sequence[str] | None = None, *, stdout: Any = None, stderr: Any = None) -> int:
     """Run the calculator with ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
@@ -617,6 +776,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: Any = None, stderr: Any =
             _estimate(args, out, err)
         elif args.command == "speculate":
             _speculate(args, out, err)
+        elif args.command == "simulate":
+            _simulate(args, out, err)
+        elif args.command == "measure":
+            _measure(args, out, err)
         else:
             _utilisation(args, out, err)
     except CliError as exc:
