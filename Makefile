@@ -15,7 +15,7 @@ help:
 	@echo "make lab-test   every explorer, live in a real JupyterLab, moved control by control"
 	@echo "make lab        open the chapters in JupyterLab, as the website reads (reader/)"
 	@echo "make execute    re-run every notebook (chapters, instructors) so outputs are current"
-	@echo "make bench      widget and roofline speed, the estimate's error, in _build/bench.json"
+	@echo "make bench      widget, roofline and simulator speed, the estimate's error, in _build/bench.json"
 	@echo "make student    the reader edition without solutions, in student/"
 	@echo "make publish    push _build/html to the gh-pages branch (run make book first)"
 

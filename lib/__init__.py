@@ -3,8 +3,9 @@
 Modules, in the one direction their imports flow (a module imports only from those
 above it):
 
-* ``units``, ``dtypes``, ``tables``, ``book`` -- SI units and their display; number formats and
-  their sizes; the one table every listing prints as; numbers glued into the prose
+* ``units``, ``dtypes``, ``tables``, ``book``, ``timing`` -- SI units and their display; number
+  formats and their sizes; the one table every listing prints as; numbers glued into the
+  prose; timing on the reader's machine (warm-up, repeats, median and spread)
 * ``hardware`` -- the sourced device catalog (dense peaks, bandwidth, capacity, hierarchy,
   compute units, special-function rate, links), each figure with its provenance
 * ``measurements`` -- published measurements of real runs on catalog devices (a matrix
@@ -38,6 +39,15 @@ above it):
   piggybacking
 * ``parallel`` -- scaling out: tensor, pipeline, expert and sequence parallelism; sharding
   tables; published multi-GPU scaling measurements
+* ``serving`` -- serving many users: a discrete-event simulator of one instance (arrivals,
+  static, continuous, chunked-prefill and disaggregated scheduling, KV allocators and
+  preemption), every step priced by the cost model
+* ``tiny`` -- a decoder-only transformer in plain numpy (RMSNorm, RoPE, grouped-query
+  attention, SwiGLU, a KV cache; GPT-2's block too) whose FLOPs and bytes, counted as it
+  runs, equal ``transformer``'s; its prefill and decode timed on the reader's CPU
+* ``measure`` -- the reader's machine measured with numpy: bandwidth per memory level,
+  achievable FLOP/s per dtype (medians, spread, provenance), a dialled-intensity kernel, the
+  fitted roofline and predictions of a forward's time from it; the GPU where PyTorch finds one
 * ``cli`` -- the ``python -m lib`` calculator
 * ``plotting``, ``diagrams``, ``widgets``, ``exercises`` -- plots, schematic diagrams of
   the mechanisms, the chapters' explorers, and feedback on exercise answers (they compute
@@ -48,4 +58,4 @@ Import what you need explicitly, e.g. ``from lib import hardware, roofline``.
 
 #: The book's and the package's version (pyproject.toml reads it; CITATION.cff, CHANGELOG.md
 #: and the website's footer must agree: tests/test_publishing.py).
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -23,7 +23,7 @@ __all__ = ["Exercise", "Feedback", "register", "check", "answer", "ids"]
 
 #: Chapter modules whose exercises are registered on first use.
 CHAPTER_MODULES = ("ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "ch09",
-                   "ch10", "ch11", "ch12", "ch13", "ch14")
+                   "ch10", "ch11", "ch12", "ch13", "ch14", "ch15", "ch16")
 
 _REGISTRY: dict[str, "Exercise"] = {}
 _LOADED = False
