@@ -218,8 +218,35 @@ def stream_kernel(kernel: str, working_set_bytes: ArrayLike) -> tuple[np.ndarray
     return n, k
 
 
+class _Rates:
+    """Rates of a sweep's timed points from its counts and median times (the fields
+    ``bytes_moved``, ``median_s`` and, for :class:`_FlopRates`, ``flops``)."""
+
+    bytes_moved: np.ndarray
+    median_s: np.ndarray
+
+    @property
+    def bandwidth(self) -> np.ndarray:
+        """Bytes moved over the median time, byte/s."""
+        return self.bytes_moved / self.median_s
+
+
+class _FlopRates(_Rates):
+    flops: np.ndarray
+
+    @property
+    def flop_rate(self) -> np.ndarray:
+        """FLOP over the median time, FLOP/s."""
+        return self.flops / self.median_s
+
+    @property
+    def intensity(self) -> np.ndarray:
+        """FLOP per byte counted."""
+        return self.flops / self.bytes_moved
+
+
 @dataclass(frozen=True)
-class BandwidthSweep:
+class BandwidthSweep(_Rates):
     """One stream kernel timed over working-set sizes: the bandwidth staircase.
 
     Introduced in chapters/16_measure.ipynb.
@@ -232,11 +259,6 @@ class BandwidthSweep:
     q1_s: np.ndarray
     q3_s: np.ndarray
     provenance: Provenance
-
-    @property
-    def bandwidth(self) -> np.ndarray:
-        """Bytes moved over the median time, byte/s."""
-        return self.bytes_moved / self.median_s
 
     @property
     def bandwidth_q(self) -> tuple[np.ndarray, np.ndarray]:
@@ -371,7 +393,7 @@ def level_bandwidths(working_set_bytes: ArrayLike, bandwidth: ArrayLike,
 # --- achievable FLOP/s ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class GemmSweep:
+class GemmSweep(_FlopRates):
     """Matrix products ``(m, k) @ (k, n)`` timed in one dtype over shapes.
 
     ``bytes_moved`` is :func:`lib.kernels.gemm`'s count (each operand once) at the dtype's
@@ -390,16 +412,6 @@ class GemmSweep:
     q1_s: np.ndarray
     q3_s: np.ndarray
     provenance: Provenance
-
-    @property
-    def flop_rate(self) -> np.ndarray:
-        """FLOP over the median time, FLOP/s."""
-        return self.flops / self.median_s
-
-    @property
-    def intensity(self) -> np.ndarray:
-        """FLOP per byte of the operands, each read or written once."""
-        return self.flops / self.bytes_moved
 
     @property
     def peak(self) -> float:
@@ -518,7 +530,7 @@ def dialled_counts(r: ArrayLike, n: ArrayLike, itemsize: int = 4,
 
 
 @dataclass(frozen=True)
-class DialledSweep:
+class DialledSweep(_FlopRates):
     """The dialled kernel timed at each setting ``(r, stride)``: points that trace the roofline.
 
     Introduced in chapters/16_measure.ipynb.
@@ -534,21 +546,6 @@ class DialledSweep:
     q1_s: np.ndarray
     q3_s: np.ndarray
     provenance: Provenance
-
-    @property
-    def intensity(self) -> np.ndarray:
-        """FLOP per main-memory byte."""
-        return self.flops / self.bytes_moved
-
-    @property
-    def flop_rate(self) -> np.ndarray:
-        """FLOP over the median time, FLOP/s."""
-        return self.flops / self.median_s
-
-    @property
-    def bandwidth(self) -> np.ndarray:
-        """Main-memory bytes over the median time, byte/s."""
-        return self.bytes_moved / self.median_s
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
