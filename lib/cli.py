@@ -745,8 +745,12 @@ def _measure(args: argparse.Namespace, out: Any, err: Any) -> None:
               f"{p.blas_threads}; {p.date}, load {p.load}; measured in {m.seconds:.1f} s"
               f"{' (--quick)' if args.quick else ''}. Bandwidth: np.add(a, b, out=c), "
               f"3 arrays counted (write-allocate not); peaks: a @ b.")
+    slow = measure.overhead_bound(m.bandwidth)
+    notes = (footer,) + ((f"{', '.join(slow)}: slower than the level beyond, so timed through "
+                          "numpy's fixed cost per call, not the cache: a floor on its bandwidth "
+                          "(chapter 16, 'Call overhead').",) if slow else ())
     print(Table(("", "how", "measured"), rows, title="measure: this machine's roofline",
-                footer=(footer,)), file=out)
+                footer=notes), file=out)
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: Any = None, stderr: Any = None) -> int:

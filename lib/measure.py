@@ -65,7 +65,7 @@ from lib._validate import choice, positive
 __all__ = [
     "Provenance", "provenance", "Timing", "summarise", "time_call", "size_grid",
     "STREAM_KERNELS", "stream_kernel", "cache_sizes", "DEFAULT_CACHES", "level_bands",
-    "level_bandwidths", "BandwidthSweep", "bandwidth_sweep", "GemmSweep", "gemm_sweep",
+    "level_bandwidths", "overhead_bound", "BandwidthSweep", "bandwidth_sweep", "GemmSweep", "gemm_sweep",
     "gemm_msweep", "CACHE_LINE", "dialled_counts", "DialledSweep", "dialled_sweep",
     "RooflineFit", "fit_roofline", "Config", "QUICK", "FULL", "Machine", "measure_machine",
     "predict_time", "predict_forward", "Prediction", "predict_timing", "GpuStatus",
@@ -360,6 +360,22 @@ def level_bands(caches: Mapping[str, int]) -> dict[str, tuple[float, float]]:
         below = size
     bands["memory"] = (4 * below if below else 0.0, math.inf)
     return bands
+
+
+def overhead_bound(bandwidth: Mapping[str, float]) -> list[str]:
+    """Levels that stream *slower* than the level beyond them: timed through numpy's fixed
+    cost per call, not through their cache, so their figure is only a floor on that cache's
+    bandwidth (chapter 16's "Call overhead").
+
+    Introduced in chapters/16_measure.ipynb.
+
+    Examples
+    --------
+    >>> overhead_bound({"L1": 39e9, "L2": 150e9, "L3": 100e9, "memory": 30e9})
+    ['L1']
+    """
+    present = [lv for lv in LEVELS if lv in bandwidth]
+    return [a for a, b in zip(present, present[1:]) if bandwidth[a] < bandwidth[b]]
 
 
 def level_bandwidths(working_set_bytes: ArrayLike, bandwidth: ArrayLike,

@@ -4,6 +4,7 @@ milliseconds and assert no timing)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -76,3 +77,15 @@ def test_a_failed_measurement_is_one_line_not_a_traceback(monkeypatch):
     code, out, err = _run("measure", "--quick")
     assert code == 2 and out == ""
     assert err.startswith("python -m lib measure: error: out of memory") and err.count("\n") == 1
+
+
+def test_a_level_slower_than_the_next_is_flagged_as_overhead_bound(tiny, monkeypatch):
+    real = measure.measure_machine
+
+    def slow_l1(config, caches=None):
+        m = real(config, caches)
+        # the smallest sets, dominated by numpy's per-call cost, stream slower than L2
+        return dataclasses.replace(m, bandwidth={"L1": 1e9, "L2": 5e9, "memory": 2e9})
+    monkeypatch.setattr(measure, "measure_machine", slow_l1)
+    code, out, _ = _run("measure", "--quick")
+    assert code == 0 and "L1: slower than the level beyond" in out
