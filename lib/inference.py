@@ -56,7 +56,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -464,9 +464,14 @@ def busy_times(op_list: "Sequence[Op]", device: "str | Device", compute_dtype: s
     """
     dev = hardware.get(device)
     roofs = _roofs(dev, choice("compute_dtype", compute_dtype, DTYPES), act_dtype)
+    return _busy(_unit_times(op, roofs, dev.exp_throughput) for op in op_list)
+
+
+def _busy(unit_times: "Iterable[dict[str, Any]]") -> dict[str, Any]:
+    """Each unit's seconds summed over the ops' :func:`_unit_times`."""
     busy: dict[str, Any] = {}
-    for op in op_list:
-        for unit, t in _unit_times(op, roofs, dev.exp_throughput).items():
+    for times in unit_times:
+        for unit, t in times.items():
             busy[unit] = busy.get(unit, 0.0) + np.asarray(t)
     return busy
 
@@ -581,7 +586,7 @@ def forward(model: "str | ModelConfig", device: "str | Device", batch: ArrayLike
     def total(attr: str) -> np.ndarray:
         return sum(np.asarray(getattr(c, attr), float) for c in costs)
 
-    busy = busy_times(op_list, dev, cd, p.act_dtype)
+    busy = _busy(unit_times)                   # each unit's time over the whole forward
     must_move = np.asarray(transformer.compulsory_bytes(p, op_list))
     # The link's part of the floor is its bytes over its bandwidth: the per-message latencies
     # are NCCL's cost model, which a custom all-reduce beats, so they bound nothing.

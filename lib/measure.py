@@ -60,12 +60,13 @@ from numpy.typing import ArrayLike
 
 from lib import hardware, inference, kernels, roofline
 from lib.timing import Timing, summarise, time_call
-from lib._validate import choice, positive
+from lib._validate import choice, positive, scalar_or_array
+from lib.dtypes import bytes_per_element
 
 __all__ = [
     "Provenance", "provenance", "Timing", "summarise", "time_call", "size_grid",
     "STREAM_KERNELS", "stream_kernel", "cache_sizes", "DEFAULT_CACHES", "level_bands",
-    "level_bandwidths", "overhead_bound", "BandwidthSweep", "bandwidth_sweep", "GemmSweep", "gemm_sweep",
+    "level_bandwidths", "overhead_bound", "bus_bytes", "roofline_device", "BandwidthSweep", "bandwidth_sweep", "GemmSweep", "gemm_sweep",
     "gemm_msweep", "CACHE_LINE", "dialled_counts", "DialledSweep", "dialled_sweep",
     "RooflineFit", "fit_roofline", "Config", "QUICK", "FULL", "Machine", "measure_machine",
     "predict_time", "predict_forward", "Prediction", "predict_timing", "GpuStatus",
@@ -214,8 +215,31 @@ def stream_kernel(kernel: str, working_set_bytes: ArrayLike) -> tuple[np.ndarray
     ws = positive("working_set_bytes", working_set_bytes)
     arrays = 3 if name == "add" else 2
     n = np.maximum(1, ws // (arrays * 4)).astype(np.int64)
-    k = kernels.vector_add(n, "fp32") if name == "add" else kernels.dot(n, "fp32")
-    return n, k
+    return n, _stream_counts(name, n)
+
+
+def _stream_counts(name: str, n: Any) -> kernels.Kernel:
+    return kernels.vector_add(n, "fp32") if name == "add" else kernels.dot(n, "fp32")
+
+
+def bus_bytes(kernel: str, n: ArrayLike) -> Any:
+    """Bytes stream ``kernel`` on ``n`` FP32 elements per array carries over the memory bus.
+
+    :func:`lib.kernels`' count plus, for ``add``, the write-allocate read of ``c``'s cache
+    lines before they are written: ``4n`` elements in all against the ``3n`` counted. ``dot``
+    writes one number, so its count is its traffic.
+
+    Introduced in chapters/16_measure.ipynb.
+
+    Examples
+    --------
+    >>> float(bus_bytes("add", 1024)), float(stream_kernel("add", 12 * KiB)[1].bytes_moved)
+    (16384.0, 12288.0)
+    """
+    name = choice("kernel", kernel, STREAM_KERNELS)
+    nn = positive("n", n, integer=True)
+    allocate = nn * bytes_per_element("fp32") if name == "add" else 0.0
+    return scalar_or_array(np.asarray(_stream_counts(name, nn).bytes_moved) + allocate)
 
 
 class _Rates:
@@ -759,13 +783,12 @@ class Machine:
         :mod:`lib.inference` prices a forward pass on it like on any catalog device.
         """
         lv = choice("level", level or self.main_level, self.bandwidth)
-        src = hardware.Source("", f"measured by lib.measure on {self.provenance.date}",
-                              self.provenance.date[:10], "")
-        return hardware.Device(
-            name="this-machine", label=f"{self.provenance.cpu} (measured)", vendor="measured",
-            peak_flops={"fp32": self.peak["fp32"]}, sparse_peak_flops={},
-            memory_bandwidth=self.bandwidth[lv], memory_capacity=self.memory_capacity,
-            memory_type=f"{lv} (measured)", source=src,
+        return roofline_device(
+            self.bandwidth[lv], self.peak["fp32"], name="this-machine",
+            label=f"{self.provenance.cpu} (measured)", memory_capacity=self.memory_capacity,
+            memory_type=f"{lv} (measured)",
+            source=f"measured by lib.measure on {self.provenance.date}",
+            date=self.provenance.date[:10],
             notes="Roofs measured with numpy on this machine (lib.measure).")
 
     def to_dict(self) -> dict[str, Any]:
@@ -776,6 +799,31 @@ class Machine:
                 "staircase": self.staircase.to_dict(),
                 "gemms": [g.to_dict() for g in self.gemms],
                 "provenance": self.provenance.to_dict()}
+
+
+def roofline_device(bandwidth: float, peak_fp32: float, *, name: str, label: str,
+                    memory_capacity: float, memory_type: str, source: str, date: str = "",
+                    vendor: str = "measured", notes: str = "") -> hardware.Device:
+    """A :class:`lib.hardware.Device` with only the two roofs a CPU roofline has: ``bandwidth``
+    (byte/s) and an FP32 ``peak_fp32`` (FLOP/s), so that :mod:`lib.inference` prices a
+    forward pass on it like on any catalog device. ``source`` says where the roofs came from
+    (measured here, or stipulated).
+
+    Introduced in chapters/16_measure.ipynb.
+
+    Examples
+    --------
+    >>> d = roofline_device(40e9, 200e9, name="ref", label="Reference", memory_capacity=64e9,
+    ...                     memory_type="DDR", source="stipulated")
+    >>> d.memory_bandwidth, d.peak("fp32")
+    (40000000000.0, 200000000000.0)
+    """
+    return hardware.Device(
+        name=name, label=label, vendor=vendor,
+        peak_flops={"fp32": float(positive("peak_fp32", peak_fp32))}, sparse_peak_flops={},
+        memory_bandwidth=float(positive("bandwidth", bandwidth)),
+        memory_capacity=float(positive("memory_capacity", memory_capacity)),
+        memory_type=memory_type, source=hardware.Source("", source, date, ""), notes=notes)
 
 
 def _memory_capacity() -> float:

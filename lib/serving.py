@@ -82,8 +82,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lib import capacity, comm, hardware, inference, models, paging, transformer
-from lib._validate import choice, flag, positive
+from lib import capacity, comm, hardware, inference, memory, models, paging, transformer
+from lib._validate import choice, flag, positive, scalar_or_array
 from lib.hardware import Device
 from lib.kernels import Kernel
 from lib.models import ModelConfig
@@ -91,7 +91,8 @@ from lib.transformer import ATTENTION_OPS, Op
 
 __all__ = ["SCHEDULERS", "ALLOCATORS", "COSTS", "PREEMPTIONS", "PERCENTILES",
            "DEFAULT_MAX_BATCH", "DEFAULT_CHUNK_TOKENS", "Workload", "workload", "Result",
-           "simulate", "host_link_bandwidth", "sweep_rates", "sweep_batches", "Timeline",
+           "simulate", "static_slot_share", "host_link_bandwidth", "sweep_rates",
+           "sweep_batches", "Timeline",
            "timeline", "RateSearch", "max_rate", "OPT_13B_CONFIG", "opt_13b", "sharegpt",
            "kwon_fig13a"]
 
@@ -245,6 +246,27 @@ def workload(n: int, *, rate: float | None = None, burst: bool = False,
                     f"{n} requests, {how}")
 
 
+def static_slot_share(output_len: ArrayLike) -> Any:
+    """The share of a static batch's slots that produce a wanted token: equation (15.3),
+    ``sum(n_out) / (B max(n_out))`` over the last axis (one batch per row).
+
+    Every slot of a static batch runs until the longest output ends; a request that finished
+    earlier keeps its slot, computed and discarded.
+
+    Introduced in chapters/15_serving.ipynb.
+
+    Examples
+    --------
+    >>> float(static_slot_share([100, 200, 300, 1000]))
+    0.4
+    """
+    n = positive("output_len", output_len, integer=True)
+    if n.ndim == 0:
+        raise ValueError(f"output_len={output_len!r} must hold a batch's output lengths "
+                         "(one per request), not one number.")
+    return scalar_or_array(n.sum(axis=-1) / (n.shape[-1] * n.max(axis=-1)))
+
+
 # --- pricing a step of mixed sequences ----------------------------------------------------
 
 _FIELDS = ("flops", "bytes_moved", "bytes_weights", "bytes_kv", "exps")
@@ -294,14 +316,15 @@ class _Pricer:
     # Everything but attention over T tokens (the LM head apart, over R rows), tabulated.
     def _table_tokens(self, T: np.ndarray) -> None:
         e = inference.forward(self.m, self.dev, 1, T, 0, cuda_graphs=self.graphs, **self.kw)
-        ops = [Op(o.name, o.kernel, o.roof, o.calls) for o in e.ops
-               if o.name not in ATTENTION_OPS and o.name != "LM head"]
+        p = transformer.forward_pass(self.m, 1, T, 0, **self.kw)
+        ops = tuple(o for o in transformer.ops(p)
+                    if o.name not in ATTENTION_OPS and o.name != "LM head")
         one = np.ones(T.shape)
         est = self._price([((o,), o.calls) for o in ops], False) * one
         busy = {u: np.asarray(v, float) * one for u, v in
                 inference.busy_times(ops, self.dev, self.cd, self.ad).items()}
-        must = one * sum(np.asarray(o.bytes_weights, float) for o in ops) + one * sum(
-            np.asarray(o.bytes_kv, float) for o in ops if o.name.endswith("KV write"))
+        # these ops' weights and the new tokens' KV (no cache is read from an empty one)
+        must = one * np.asarray(transformer.compulsory_bytes(p, ops), float)
         comm_s = np.asarray(e.comm_time_s, float) * one
         link = np.asarray(e.comm_bytes, float) * one / (self.dev.interconnect_bandwidth or np.inf)
         for i, t in enumerate(T.tolist()):
@@ -398,8 +421,8 @@ def _cached_pricer(m: ModelConfig, device: str, weight_dtype: str, kv_dtype: str
 def host_link_bandwidth(device: "str | Device") -> float:
     """Bandwidth of the device's link to host memory, byte/s per direction (for swapping).
 
-    The catalog's memory level named "... (to the host)" (a PCIe link); a ``ValueError``
-    names the device when the catalog holds none.
+    The catalog's PCIe level (:func:`lib.memory.level`, "... (to the host)"); a
+    ``ValueError`` names the device when the catalog holds none.
 
     Introduced in chapters/15_serving.ipynb.
 
@@ -409,11 +432,14 @@ def host_link_bandwidth(device: "str | Device") -> float:
     64.0
     """
     dev = hardware.get(device)
-    for level in dev.levels:
-        if "to the host" in level.name and level.bandwidth:
-            return float(level.bandwidth)
-    raise ValueError(f"device={dev.name!r} has no host link in the catalog; pass "
-                     "swap_bandwidth (byte/s) or use preemption='recompute'.")
+    try:
+        bw = memory.level(dev, "pcie").bandwidth
+    except ValueError:
+        bw = None
+    if not bw:
+        raise ValueError(f"device={dev.name!r} has no host link in the catalog; pass "
+                         "swap_bandwidth (byte/s) or use preemption='recompute'.")
+    return float(bw)
 
 
 # --- the result ---------------------------------------------------------------------------

@@ -545,3 +545,16 @@ def test_step_log_accounts_for_every_token_and_every_second(seed, scheduler, rat
     assert np.sum(tl.running) * width == pytest.approx(np.sum(r.finish_s - r.admitted_s),
                                                        rel=1e-9)
     assert 0 < r.sustained_tokens_per_s and np.isfinite(r.mean_decode_batch)
+
+
+def test_a_static_batch_uses_the_share_of_its_slots_equation_15_3_gives():
+    """Output tokens over every slot the simulator computes (prefill rows and decode slots)."""
+    outputs = [100, 200, 300, 1000]
+    w = serving.workload(len(outputs), burst=True, prompt_len=200, output_len=outputs)
+    r = serving.simulate(w, MODEL, DEVICE, scheduler="static")
+    assert r.tokens_generated / r.step_batch.sum() == pytest.approx(
+        serving.static_slot_share(outputs), rel=1e-12)
+    assert serving.static_slot_share(outputs) == 1600 / (4 * 1000)
+    assert serving.static_slot_share([[5, 5], [1, 3]]).tolist() == [1.0, 4 / 6]
+    with pytest.raises(ValueError, match="one per request"):
+        serving.static_slot_share(7)

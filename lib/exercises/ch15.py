@@ -26,15 +26,6 @@ BURST_N, BURST_PROMPT, BURST_OUTPUT = 64, 500, 50
 
 
 @lru_cache(maxsize=1)
-def _static_share() -> float:
-    w = serving.workload(len(STATIC_OUTPUTS), burst=True, prompt_len=STATIC_PROMPT,
-                         output_len=list(STATIC_OUTPUTS))
-    r = serving.simulate(w, MODEL, DEVICE, scheduler="static")
-    slots = float(r.step_batch.sum())          # the prefill step's rows and every decode slot
-    return r.tokens_generated / slots
-
-
-@lru_cache(maxsize=1)
 def _little() -> serving.Result:
     w = serving.workload(LITTLE_N, rate=LITTLE_RATE, seed=0, model=MODEL, **CHAT)
     return serving.simulate(w, MODEL, DEVICE)
@@ -67,7 +58,7 @@ def _loaded_gain() -> float:
 
 register("ch15.static-useful-share",
          "tokens generated / (batch × longest output): every slot runs until the longest ends.",
-         _static_share, unit="", fmt=lambda x: f"{x:.3f}")
+         lambda: serving.static_slot_share(STATIC_OUTPUTS), unit="", fmt=lambda x: f"{x:.3f}")
 register("ch15.little-batch",
          "Little's law: requests decoding = λ × time each spends decoding, (n_out − 1) × TPOT.",
          lambda: _little().mean_decode_batch, rel_tol=0.1, unit="requests",

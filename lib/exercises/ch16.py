@@ -25,11 +25,10 @@ CRITIQUE_MODEL = "llama-3-8b"
 
 def reference_device() -> hardware.Device:
     """The reference machine as a :class:`lib.hardware.Device` (FP32 only)."""
-    src = hardware.Source("", "chapter 16's reference machine (stipulated)", "", "")
-    return hardware.Device(name="reference-machine", label="Reference machine",
-                           vendor="none", peak_flops={"fp32": REF_PEAK}, sparse_peak_flops={},
-                           memory_bandwidth=REF_BANDWIDTH, memory_capacity=64e9,
-                           memory_type="DDR (stipulated)", source=src)
+    return measure.roofline_device(REF_BANDWIDTH, REF_PEAK, name="reference-machine",
+                                   label="Reference machine", memory_capacity=64e9,
+                                   memory_type="DDR (stipulated)", vendor="none",
+                                   source="chapter 16's reference machine (stipulated)")
 
 
 def _add_ms() -> float:
@@ -39,9 +38,7 @@ def _add_ms() -> float:
 
 def _bus_over_counted() -> float:
     """np.add moves a, b and c (3n) by lib's count; with write-allocate the bus moves 4n."""
-    k = kernels.vector_add(ADD_N, "fp32")
-    bus = k.bytes_moved + ADD_N * 4      # the line of c read before it is written
-    return float(bus / k.bytes_moved)
+    return float(measure.bus_bytes("add", ADD_N) / kernels.vector_add(ADD_N, "fp32").bytes_moved)
 
 
 def _r_at_ridge() -> float:
