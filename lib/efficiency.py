@@ -13,7 +13,12 @@ evidence for both, each factor with its provenance (:class:`lib.hardware.Provena
 * ``attention``: the fraction of the peak a fused attention kernel reaches
   (FlashAttention-2 and -3);
 * ``kernel_s``: the time one kernel costs back to back when a step is replayed as a
-  CUDA graph (gpu-benches' tiny kernels), charged once per launch;
+  CUDA graph (gpu-benches' tiny kernels, whose data stay in the L2 cache), charged once per
+  launch of a kernel that works on activations;
+* ``streaming_kernel_s``: the same fixed cost for a kernel that streams its data from DRAM
+  (a matrix product reading weights): the intercept of a straight line through the times of
+  the same benchmark's kernels far larger than the L2 cache, ``t = t0 + V / b``
+  (:func:`streaming_fit`); it adds the memory pipeline's filling and draining to the launch;
 * ``host_s``: the host's time to launch one kernel from eager PyTorch, which the GPU waits
   for when its kernels are shorter (Meta's trace analysis: 5-20 µs);
 * ``attention_call_s``: the fixed cost of one decode-attention call, what keeps it far
@@ -26,9 +31,12 @@ end-to-end runs of :mod:`lib.runs` that the calibrated estimate is compared with
 device has no published evidence, the factor is ``estimated`` and its note says from
 what. :func:`lib.inference.forward` applies them (``estimate_s``):
 
-    estimate = sum over kernels of [ max(F / (pi * eta_c), Q / (beta * eta_bw)) + t_kernel ]
+    estimate = sum over kernels of [ max(F / (pi * eta_c), Q / (beta * eta_bw)) + t_fixed ]
                (+ the host's launches where they are slower, without CUDA graphs)
                + the tensor-parallel all-reduces (lib.comm, already latency-aware)
+
+with ``t_fixed`` the streaming kernel's cost for a matrix product that reads weights, the
+decode-attention call's for one that reads a KV cache, and ``kernel_s`` for the rest.
 
 Introduced in chapters/08_model_vs_reality.ipynb.
 
@@ -43,14 +51,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import Mapping, Sequence
+
+import numpy as np
 
 from lib import hardware
 from lib.hardware import Provenance, Source
 from lib.tables import Table
 
 __all__ = ["Factor", "Efficiency", "EFFICIENCIES", "get", "WEIGHT_ONLY", "TABLE_FACTORS", "table",
-           "common_table"]
+           "common_table", "STREAMING_RUNS", "streaming_fit"]
 
 _READ = "2026-11-30"
 
@@ -89,6 +99,48 @@ _SMALL_KERNELS = _gb(
     "smallest size (65,536 bytes) A100_80 49 GB/s and H200 52 GB/s as a graph, 1.3 µs per "
     "kernel; L40 70 GB/s, 0.9 µs (files a100_80_graph.txt at 11f5daa3, h200_graph.txt, "
     "l40_graph.txt)")
+_STREAMING = _gb(
+    "gpu-small-kernels", "c35574e6",
+    "gpu-small-kernels, CUDA graph: back-to-back SCALE kernels (read one array of doubles, "
+    "write another) of growing size; the rows whose two arrays are at least four times the L2 "
+    "cache, the best block size's GB/s (files a100_80_graph.txt, h200_graph.txt, "
+    "a40_graph.txt)")
+
+#: gpu-small-kernels' streaming kernels as a CUDA graph, beyond the L2 cache: for each file,
+#: (doubles per array, the best block size's bandwidth in GB/s as printed). Each kernel reads
+#: one array and writes the other: 16 bytes per double. Every row at least four times the L2
+#: cache, thinned to eight evenly spaced (the other rows lie on the same line).
+STREAMING_RUNS: Mapping[str, tuple[tuple[int, int], ...]] = MappingProxyType({
+    "a100_80": ((10494834, 1694), (13220466, 1706), (17986297, 1717), (22657553, 1724),
+                (28541990, 1731), (35954686, 1735), (48915950, 1740), (61620009, 1742)),
+    "h200": ((12698350, 3316), (16993255, 3341), (21453592, 3357), (28709743, 3372),
+             (38420109, 3383), (51414768, 3391), (64909958, 3397), (86864163, 3401)),
+    "a40": ((1558613, 628), (2958705, 637), (5616497, 643), (10661781, 648),
+            (19093621, 651), (36245386, 652), (68804555, 653), (130611580, 654)),
+})
+
+
+def streaming_fit(rows: "Sequence[tuple[int, float]]") -> tuple[float, float]:
+    """The fixed cost and the bandwidth of a streaming kernel: the least-squares line
+    ``t = t0 + V / b`` through ``rows`` of (doubles per array, GB/s), each kernel moving
+    ``V = 16`` bytes per double (one read, one write). Returns ``(t0, b)`` in seconds and
+    byte/s.
+
+    Introduced in chapters/08_model_vs_reality.ipynb.
+
+    Examples
+    --------
+    >>> t0, b = streaming_fit(STREAMING_RUNS["a100_80"])
+    >>> round(t0 * 1e6, 2), round(b / 1e9)
+    (3.33, 1753)
+    """
+    volume = np.array([16.0 * n for n, _ in rows])
+    seconds = volume / np.array([gbs * 1e9 for _, gbs in rows])
+    (t0, inverse_b), *_ = np.linalg.lstsq(np.vstack([np.ones_like(volume), volume]).T,
+                                          seconds, rcond=None)
+    return float(t0), float(1.0 / inverse_b)
+
+
 _HTA = Source(
     "https://github.com/facebookresearch/HolisticTraceAnalysis/blob/"
     "0c2146a8d003629a67f225528969752e1f0656aa/docs/source/features/cuda_kernel_launch_stats.rst",
@@ -137,9 +189,11 @@ _BW_H100_SXM = _d(0.88, _FLASHINFER,
                   "decode attention reaches about 88-89% of its 3352 GB/s (batch 64 at 1k tokens, "
                   "batch 1 at 64k, read off its plots), so a streaming kernel sustains at least "
                   "that: a lower bound")
-_BW_H200 = _m(0.787, _gb("gpu-roofline/h200.txt", "e4e93a37",
-                         "gpu-roofline, H200: 3780 GB/s at 0.5 FLOP/B (1980 MHz, 572 W)"),
-              "3780 GB/s of the datasheet's 4800 GB/s (the same files' triad: 3534 GB/s)")
+_BW_H200 = _m(0.736, _gb("gpu-stream/h200.txt", "a7dc559c",
+                         "gpu-stream, H200: triad 3534 GB/s (blockSize 1024)"),
+              "triad 3534 GB/s of the datasheet's 4800 GB/s, measured as on every other device "
+              "gpu-stream ran on (the same repository's gpu-roofline reaches 3780 GB/s at 0.5 "
+              "FLOP/B)")
 _BW_MI300X = _m(0.788, Source(
     "https://github.com/ROCm/system-acceptance-docs/blob/"
     "b754ce72603b9bb8a23c557cfcd5a16c2815e04c/docs/mi300x/performance-bench.rst",
@@ -157,7 +211,7 @@ _BW_ADA = _e(0.929, _L40, "measured on the L40, whose memory system the L40S and
              "share: triad 803 of 864 GB/s; whether ECC was on is not recorded")
 _BW_HBM = _e(0.86, _gb("gpu-stream", "a7dc559c", "gpu-stream: A100 and H100 PCIe triad"),
              "no published measurement: the median of the HBM devices measured (A100 0.86-0.88, "
-             "H100 PCIe 0.92, H200 0.79, MI300X 0.79)")
+             "H100 PCIe 0.92, H200 0.74, MI300X 0.79)")
 _BW_M2 = _e(0.85, Source("https://github.com/ggml-org/llama.cpp/pull/2188",
                          "'GPUs of M1 Max / M2 Max can sustain 340 GB/s' (of 400 GB/s)", _READ,
                          "llamacpp_pr2188"),
@@ -186,6 +240,20 @@ _KERNEL_HBM = _d(1.3e-6, _SMALL_KERNELS, "A100 and H200 as a graph: 1.34 and 1.2
 _KERNEL_ADA = _d(0.9e-6, _SMALL_KERNELS, "L40 as a graph: 0.94 µs per kernel")
 _KERNEL_OTHER = _e(1.3e-6, _SMALL_KERNELS, "no measurement for this device: the A100's and "
                    "H200's 1.3 µs")
+_A100_STREAM, _H200_STREAM, _A40_STREAM = (streaming_fit(STREAMING_RUNS[f])[0]
+                                            for f in ("a100_80", "h200", "a40"))
+_STREAM_A100 = _d(_A100_STREAM, _STREAMING, "A100 80GB: the intercept of t = t0 + V/b over 8 "
+                  "kernels of 168 MB to 986 MB (b = 1753 GB/s, the triad's 1759)")
+_STREAM_H200 = _d(_H200_STREAM, _STREAMING, "H200: the intercept of t = t0 + V/b over 8 "
+                  "kernels of 203 MB to 1.39 GB (b = 3416 GB/s)")
+_STREAM_HOPPER = _e(_H200_STREAM, _STREAMING, "no measurement: the H200's, the same GH100 die "
+                    "and memory controllers")
+_STREAM_ADA = _e(_A40_STREAM, _STREAMING, "the A40's (Ampere, GDDR6 like the L40S and L4): its "
+                 "intercept over 8 kernels of 25 MB to 2.1 GB. The L40's own file cannot fix "
+                 "one: beyond its 96 MB L2 every kernel takes over 0.5 ms, and its times "
+                 "scatter by more than the intercept")
+_STREAM_OTHER = _e(_A100_STREAM, _STREAMING, "no measurement for this device: the A100's, the "
+                   "larger of the two HBM parts fitted (the H200's is 1.8 µs)")
 _HOST = _e(5e-6, _HTA, "the low end of Meta's 5-20 µs, as chapter 6's timeline uses")
 _ATT_CALL = _d(15e-6, _FLASHINFER,
                "H100 SXM, Figure 6: batch 1 at 1k tokens reaches about 22% of the bandwidth "
@@ -210,6 +278,7 @@ class Efficiency:
     matmul_fp8: Factor
     attention: Factor
     kernel_s: Factor
+    streaming_kernel_s: Factor
     host_s: Factor = _HOST
     attention_call_s: Factor = _ATT_CALL
 
@@ -223,28 +292,29 @@ WEIGHT_ONLY: Mapping[str, Factor] = MappingProxyType({
     "int4": _INT4, "q4_0": _INT4, "int8": _NO_DEQUANT_COST, "q8_0": _NO_DEQUANT_COST})
 
 
-def _entry(device: str, bandwidth: Factor, matmul: Factor, kernel: Factor,
+def _entry(device: str, bandwidth: Factor, matmul: Factor, kernel: Factor, streaming: Factor,
            matmul_fp8: Factor | None = None, attention: Factor | None = None) -> Efficiency:
     return Efficiency(hardware.get(device).name, bandwidth, matmul, matmul_fp8 or matmul,
-                      attention or matmul, kernel)
+                      attention or matmul, kernel, streaming)
 
 
 #: Every catalog device's factors.
 EFFICIENCIES: Mapping[str, Efficiency] = MappingProxyType({e.device: e for e in (
-    _entry("a100-sxm-40gb", _BW_A100_40, _MM_A100, _KERNEL_HBM, attention=_ATT_A100),
-    _entry("a100-sxm-80gb", _BW_A100_80, _MM_A100, _KERNEL_HBM, attention=_ATT_A100),
-    _entry("h100-sxm", _BW_H100_SXM, _MM_H100, _KERNEL_OTHER, _MM_H100_FP8, _ATT_H100),
-    _entry("h100-pcie", _BW_H100_PCIE, _MM_NONE, _KERNEL_OTHER, _MM_H100_FP8, _ATT_H100),
-    _entry("h200", _BW_H200, _MM_H100, _KERNEL_HBM, _MM_H200_FP8, _ATT_H100),
-    _entry("b200", _BW_HBM, _MM_B200, _KERNEL_OTHER, _MM_B200_FP8),
-    _entry("l4", _BW_ADA, _MM_NONE, _KERNEL_ADA),
-    _entry("l40s", _BW_ADA, _MM_NONE, _KERNEL_ADA),
-    _entry("rtx-4090", _BW_RTX4090, _MM_NONE, _KERNEL_ADA),
-    _entry("mi300x", _BW_MI300X, _MM_MI300X, _KERNEL_OTHER),
-    _entry("tpu-v5e", _BW_HBM, _MM_TPU, _KERNEL_OTHER),
+    _entry("a100-sxm-40gb", _BW_A100_40, _MM_A100, _KERNEL_HBM, _STREAM_A100, attention=_ATT_A100),
+    _entry("a100-sxm-80gb", _BW_A100_80, _MM_A100, _KERNEL_HBM, _STREAM_A100, attention=_ATT_A100),
+    _entry("h100-sxm", _BW_H100_SXM, _MM_H100, _KERNEL_OTHER, _STREAM_HOPPER, _MM_H100_FP8, _ATT_H100),
+    _entry("h100-pcie", _BW_H100_PCIE, _MM_NONE, _KERNEL_OTHER, _STREAM_HOPPER, _MM_H100_FP8, _ATT_H100),
+    _entry("h200", _BW_H200, _MM_H100, _KERNEL_HBM, _STREAM_H200, _MM_H200_FP8, _ATT_H100),
+    _entry("b200", _BW_HBM, _MM_B200, _KERNEL_OTHER, _STREAM_OTHER, _MM_B200_FP8),
+    _entry("l4", _BW_ADA, _MM_NONE, _KERNEL_ADA, _STREAM_ADA),
+    _entry("l40s", _BW_ADA, _MM_NONE, _KERNEL_ADA, _STREAM_ADA),
+    _entry("rtx-4090", _BW_RTX4090, _MM_NONE, _KERNEL_ADA, _STREAM_ADA),
+    _entry("mi300x", _BW_MI300X, _MM_MI300X, _KERNEL_OTHER, _STREAM_OTHER),
+    _entry("tpu-v5e", _BW_HBM, _MM_TPU, _KERNEL_OTHER, _STREAM_OTHER),
     _entry("tpu-v5p", _BW_HBM, _e(0.923, _MM_TPU.provenance.source, "no v5p measurement: "
-                                  "the v5e's 0.923 under the same compiler"), _KERNEL_OTHER),
-    _entry("m2-ultra", _BW_M2, _MM_NONE, _KERNEL_OTHER),
+                                  "the v5e's 0.923 under the same compiler"), _KERNEL_OTHER,
+           _STREAM_OTHER),
+    _entry("m2-ultra", _BW_M2, _MM_NONE, _KERNEL_OTHER, _STREAM_OTHER),
 )})
 
 
@@ -265,7 +335,8 @@ def get(device: "str | hardware.Device") -> Efficiency:
     dev = hardware.get(device)
     if dev.name in EFFICIENCIES:
         return EFFICIENCIES[dev.name]
-    return Efficiency(dev.name, _BW_HBM, _MM_NONE, _MM_NONE, _MM_NONE, _KERNEL_OTHER)
+    return Efficiency(dev.name, _BW_HBM, _MM_NONE, _MM_NONE, _MM_NONE, _KERNEL_OTHER,
+                      _STREAM_OTHER)
 
 
 # --- the factors as a table (chapters/08_model_vs_reality.ipynb) -----------------------------
@@ -274,7 +345,7 @@ def get(device: "str | hardware.Device") -> Efficiency:
 TABLE_FACTORS = MappingProxyType({
     "bandwidth": "η_β bandwidth", "matmul": "η_π matmul",
     "matmul_fp8": "η_π FP8 matmul", "attention": "η_att attention",
-    "kernel_s": "t_k per kernel"})
+    "kernel_s": "t_k per kernel", "streaming_kernel_s": "t_s streaming kernel"})
 
 
 def _cell(f: Factor, sources: list[str]) -> str:
@@ -294,9 +365,9 @@ def table(devices: "list[str] | None" = None) -> Table:
     Examples
     --------
     >>> print(table(["a100-sxm-80gb"]))
-    device         η_β bandwidth   η_π matmul  η_π FP8 matmul  η_att attention  t_k per kernel
-    -------------  -------------  -----------  --------------  ---------------  --------------
-    a100-sxm-80gb    0.863 m [1]  0.869 m [2]     0.869 m [2]      0.737 m [3]    1.3 µs d [1]
+    device         η_β bandwidth   η_π matmul  η_π FP8 matmul  η_att attention  t_k per kernel  t_s streaming kernel
+    -------------  -------------  -----------  --------------  ---------------  --------------  --------------------
+    a100-sxm-80gb    0.863 m [1]  0.869 m [2]     0.869 m [2]      0.737 m [3]    1.3 µs d [1]          3.3 µs d [1]
     [1] ernst_gpu_benches  [2] stas_ml_engineering  [3] dao2023flashattention2
     """
     names = list(EFFICIENCIES) if devices is None else [hardware.get(d).name for d in devices]

@@ -389,8 +389,9 @@ def calibrated_parts(kernels: "Sequence[tuple[Sequence[Op], int]]", device: "str
     its bytes at the sustained bandwidth (a weight-only format's GEMMs also at its
     dequantising efficiency) and its math on each unit (tensor-core time over the achieved
     fraction of the peak); that counts as ``"memory"`` or ``"math"``. Each launch adds the
-    device's per-kernel cost (``"per-kernel"``; an attention kernel that reads a KV cache,
-    where ``reads_cache``, its own, larger one). Launched eagerly, a kernel shorter than the
+    device's per-kernel cost (``"per-kernel"``): a streaming kernel's where the kernel reads
+    weights from DRAM, an attention call's where it reads a KV cache (``reads_cache``), and
+    the cache-resident kernel's otherwise. Launched eagerly, a kernel shorter than the
     host's launch time waits for it (``"host wait"``). The parts add up to
     :attr:`Estimate.estimate_s` without communication; :func:`forward` groups its ops into
     kernels and calls this, and so does :mod:`lib.fusion` for its own kernels.
@@ -432,7 +433,9 @@ def calibrated_parts(kernels: "Sequence[tuple[Sequence[Op], int]]", device: "str
             t = t + np.maximum(mem, math)
         if calls == 0:
             continue
-        fixed = eff.kernel_s.value
+        streams = any(op.roof == "matmul" and np.any(np.asarray(op.bytes_weights))
+                      for op in ops)
+        fixed = (eff.streaming_kernel_s if streams else eff.kernel_s).value
         if ops[0].name in transformer.ATTENTION_OPS:
             fixed = np.where(reads_cache, eff.attention_call_s.value, fixed)
         acc["per-kernel"] = acc["per-kernel"] + calls * fixed

@@ -47,7 +47,7 @@ Examples
 --------
 >>> s = tensor_parallel("llama-3-70b", "h100-sxm", 1, 1, 1024, tps=[2, 4, 8])
 >>> (s.time_s * 1e3).round(2).tolist()           # ms per decode step, calibrated
-[27.14, 15.71, 10.57]
+[27.3, 15.86, 10.72]
 >>> round(bubble_fraction(4, 4), 3)
 0.429
 """
@@ -247,7 +247,7 @@ def tensor_parallel(model: "str | ModelConfig", device: "str | Device", batch: A
     --------
     >>> s = tensor_parallel("llama-3-8b", "h100-sxm", 1, 1, 1024, tps=[1, 8])
     >>> s.kv_heads.tolist(), s.speedup.round(2).tolist()
-    ([8, 1], [1.0, 2.41])
+    ([8, 1], [1.0, 2.38])
     >>> tensor_parallel("llama-3-8b", "h100-sxm", 1, 1, 0, tps=[3])
     Traceback (most recent call last):
     ...
@@ -625,7 +625,7 @@ def chunked_prefill(model: "str | ModelConfig", device: "str | Device", prompt_l
     >>> c.chunks, round(c.floor_work_s * 1e3, 2), round(c.floor_path_s * 1e3, 2)
     (4, 11.07, 22.8)
     >>> round(c.floor_s * 1e3, 2), round(c.time_s * 1e3, 1)
-    (22.8, 40.5)
+    (22.8, 40.9)
     >>> chunked_prefill("llama-2-7b", "a100-sxm-80gb", 2048, 512, pp=64)
     Traceback (most recent call last):
     ...

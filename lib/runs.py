@@ -491,7 +491,7 @@ def comparison_table(predictions: list[Prediction],
     >>> print(t)
     key                       measured  error
     ------------------------  --------  -----
-    gpt-fast-l31-8b-bf16-tp1    2.13 s   -11%
+    gpt-fast-l31-8b-bf16-tp1    2.13 s    -9%
     """
     cols = [choice("column", c, COLUMNS) for c in columns]
 
@@ -608,7 +608,7 @@ def measurement(model: str, device: str, phase: str, batch: int, prompt_tokens: 
     >>> mine = measurement("llama-2-7b", "a100-sxm-80gb", "decode", 1, 5, 200,
     ...                    "tokens_per_s_per_seq", 104.9)
     >>> round(mine.measured_s, 3), round(compare([mine])[0].error, 2)
-    (1.907, -0.11)
+    (1.907, -0.09)
     """
     return Run(key, model, device, devices, weight_dtype, kv_dtype, phase, batch,
                prompt_tokens, output_tokens, metric, value, f"{value:g}", framework,
@@ -649,7 +649,7 @@ def utilisation(run: "str | Run") -> inference.Utilisation:
     --------
     >>> u = utilisation("gpt-fast-l31-8b-bf16-tp1")
     >>> u.nearer, round(u.mbu, 2), round(u.vs_estimate, 2)
-    ('memory', 0.69, 1.13)
+    ('memory', 0.69, 1.1)
     """
     r = get(run)
     kw = dict(weight_dtype=r.weight_dtype, kv_dtype=r.kv_dtype, tp=r.devices,

@@ -37,7 +37,7 @@ Examples
 3.3616
 >>> s = speculate("llama-3-70b", "b200", alpha=0.8, gamma=4, draft_model="llama-3-8b")
 >>> round(s.speedup, 2)
-2.17
+2.12
 """
 
 from __future__ import annotations
@@ -659,7 +659,7 @@ def cost_ratio_from_bytes(model: "str | ModelConfig", device: "str | Device",
     Examples
     --------
     >>> round(cost_ratio_from_bytes("llama-2-7b", "h100-sxm", medusa_heads_bytes("llama-2-7b")), 3)
-    0.11
+    0.107
     """
     d = positive("draft_bytes", draft_bytes, allow_zero=True)
     step = inference.decode(model, device, batch, context, **kwargs)
@@ -902,7 +902,7 @@ def best_speculation(model: "str | ModelConfig", device: "str | Device", alpha: 
     --------
     >>> best = best_speculation("llama-3-8b", "h100-sxm", 0.8, draft_cost=0.05)
     >>> int(best.gamma), round(best.speedup, 2)
-    (8, 3.09)
+    (8, 3.08)
     """
     top = int(positive("max_gamma", max_gamma, integer=True))
     sweep = speculate(model, device, alpha, np.arange(1, top + 1), **kwargs)

@@ -13,8 +13,8 @@ from lib.efficiency import EFFICIENCIES, WEIGHT_ONLY
 def test_every_catalog_device_has_factors_with_provenance():
     assert set(EFFICIENCIES) == set(hardware.names())
     for e in EFFICIENCIES.values():
-        for name in ("bandwidth", "matmul", "matmul_fp8", "attention", "kernel_s", "host_s",
-                     "attention_call_s"):
+        for name in ("bandwidth", "matmul", "matmul_fp8", "attention", "kernel_s",
+                     "streaming_kernel_s", "host_s", "attention_call_s"):
             f = getattr(e, name)
             assert f.provenance.kind in hardware.KINDS
             assert f.provenance.source.bibkey and f.provenance.source.url.startswith("http")
@@ -27,7 +27,7 @@ def test_every_catalog_device_has_factors_with_provenance():
     ("a100-sxm-80gb", 1759 / 2039),        # gpu-benches triad, A100 80 GB
     ("a100-sxm-40gb", 1375 / 1555),        # gpu-benches triad, A100 40 GB
     ("h100-pcie", 1832 / 2000),            # gpu-benches triad, H100 PCIe
-    ("h200", 3780 / 4800),                 # gpu-benches gpu-roofline, H200
+    ("h200", 3534 / 4800),                 # gpu-benches triad, H200
     ("mi300x", 4177.285 / 5300),           # AMD's BabelStream minimum passing copy score
 ])
 def test_bandwidth_fractions_are_the_microbenchmarks(device, expected):
@@ -58,6 +58,23 @@ def test_launch_costs_and_int4_kernel_by_hand():
                                                                                abs=5e-4)
 
 
+def test_streaming_fit_recovers_a_line_and_the_published_runs():
+    # a synthetic line: 2 µs plus the bytes at 1 TB/s, printed as GB/s
+    rows = [(n, 16 * n / (2e-6 + 16 * n / 1e12) / 1e9) for n in (10**6, 10**7, 10**8)]
+    t0, b = efficiency.streaming_fit(rows)
+    assert t0 == pytest.approx(2e-6, rel=1e-9) and b == pytest.approx(1e12, rel=1e-9)
+    # gpu-benches, graph mode, beyond four L2 caches: A100 80GB and H200
+    t0, b = efficiency.streaming_fit(efficiency.STREAMING_RUNS["a100_80"])
+    assert t0 == pytest.approx(3.33e-6, abs=0.01e-6) and b == pytest.approx(1759e9, rel=0.01)
+    t0, b = efficiency.streaming_fit(efficiency.STREAMING_RUNS["h200"])
+    assert t0 == pytest.approx(1.78e-6, abs=0.01e-6) and b == pytest.approx(3416e9, rel=0.001)
+    assert efficiency.get("a100-sxm-80gb").streaming_kernel_s.value == pytest.approx(3.33e-6,
+                                                                                     abs=1e-8)
+    assert efficiency.get("h200").streaming_kernel_s.value == pytest.approx(1.78e-6, abs=1e-8)
+    for e in EFFICIENCIES.values():     # streaming from DRAM never starts faster than a tiny kernel
+        assert e.streaming_kernel_s.value > e.kernel_s.value
+
+
 def test_unknown_device_gets_estimated_defaults():
     d = hardware.Device(name="my-gpu", label="my GPU", vendor="me",
                         peak_flops={"bf16": 100e12}, sparse_peak_flops={},
@@ -81,15 +98,18 @@ def test_estimate_is_never_faster_than_the_floor(phase, kw, device):
 
 
 def test_batch_1_decode_by_hand():
-    """Weights over the sustained bandwidth, plus one graph launch per kernel and the decode
-    attention calls' fixed cost: the estimate to within a few percent."""
+    """Weights over the sustained bandwidth, plus one graph launch per kernel (a streaming
+    kernel's for those that read weights) and the decode attention calls' fixed cost: the
+    estimate to within a few percent."""
     est = inference.decode("llama-2-7b", "a100-sxm-80gb", batch=1, context=100)
     e = efficiency.get("a100-sxm-80gb")
     kernels = sum(o.calls for o in est.ops)
     attention_calls = sum(o.calls for o in est.ops if o.name in
                           ("attention scores QK^T", "softmax", "attention x V"))
+    streaming = sum(o.calls for o in est.ops if o.roof == "matmul" and o.bytes_weights > 0)
     by_hand = (est.bytes / (2039e9 * e.bandwidth.value)
-               + (kernels - attention_calls) * e.kernel_s.value
+               + (kernels - attention_calls - streaming) * e.kernel_s.value
+               + streaming * e.streaming_kernel_s.value
                + attention_calls * e.attention_call_s.value)
     assert est.estimate_s == pytest.approx(by_hand, rel=0.01)
 

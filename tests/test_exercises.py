@@ -165,10 +165,10 @@ BY_HAND = {
     "ch08.bandwidth-a100-80": (1759 / 2039, 1e-9),      # gpu-stream triad / datasheet
     "ch08.graph-kernel-us": (2 * 4096 * 8 / 49e9 * 1e6, 1e-9),   # 65,536 B at 49 GB/s
     # gpt-fast, Llama-3.1-8B, A100 80 GB: 200 steps at contexts 5..204 (mean 105), the
-    # weights and the cache at 0.863 of 2,039 GB/s, 323 kernels of 1.3 us, 32 attention
-    # calls of 15 us (activations left out)
+    # weights and the cache at 0.863 of 2,039 GB/s, 129 weight-streaming matrix products of
+    # 3.33 us, 194 other kernels of 1.3 us, 32 attention calls of 15 us (activations left out)
     "ch08.predict-tokens-per-s": (1 / ((READ_L3 + 105 * KV_L3) / (0.863 * 2.039e12)
-                                       + 323 * 1.3e-6 + 32 * 15e-6), 0.005),
+                                       + 129 * 3.33e-6 + 194 * 1.3e-6 + 32 * 15e-6), 0.005),
     # Mixtral 8x7B at batch 32 reads every expert; FP16 over 2 GPUs; 2,047 steps
     "ch08.rejected-weights-s": (2047 * (46_702_792_704 - 32_000 * 4096) * 2 / 2 / 2.039e12,
                                 0.001),

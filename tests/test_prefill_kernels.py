@@ -182,8 +182,9 @@ def test_chunks_reread_the_cache_by_hand():
     # the same work, but for the logits of each chunk's last token (7 more rows of the
     # LM head, 2 x 4,096 x 128,256 FLOP each), which an engine may skip
     assert c.flops - whole.flops == pytest.approx(7 * 2 * D * 128256, rel=1e-6)
-    # the 7 extra LM heads: 128,256 x 4,096 x 2 bytes each at 3.35 TB/s x 0.88, + 1.3 µs
-    assert c.lm_heads_s == pytest.approx(7 * (128256 * D * 2 / (3.35e12 * 0.88) + 1.3e-6),
+    # the 7 extra LM heads: 128,256 x 4,096 x 2 bytes each at 3.35 TB/s x 0.88, + 1.78 µs
+    # (a streaming kernel's fixed cost, the H200's)
+    assert c.lm_heads_s == pytest.approx(7 * (128256 * D * 2 / (3.35e12 * 0.88) + 1.78e-6),
                                          rel=1e-3)
     assert prefill.chunked("llama-3-8b", "h100-sxm", 4096, 8192).lm_heads_s == 0
     overheads = [prefill.chunked("llama-3-8b", "h100-sxm", 8192, k).overhead
