@@ -302,8 +302,10 @@ def _entry(device: str, bandwidth: Factor, matmul: Factor, kernel: Factor, strea
 EFFICIENCIES: Mapping[str, Efficiency] = MappingProxyType({e.device: e for e in (
     _entry("a100-sxm-40gb", _BW_A100_40, _MM_A100, _KERNEL_HBM, _STREAM_A100, attention=_ATT_A100),
     _entry("a100-sxm-80gb", _BW_A100_80, _MM_A100, _KERNEL_HBM, _STREAM_A100, attention=_ATT_A100),
-    _entry("h100-sxm", _BW_H100_SXM, _MM_H100, _KERNEL_OTHER, _STREAM_HOPPER, _MM_H100_FP8, _ATT_H100),
-    _entry("h100-pcie", _BW_H100_PCIE, _MM_NONE, _KERNEL_OTHER, _STREAM_HOPPER, _MM_H100_FP8, _ATT_H100),
+    _entry("h100-sxm", _BW_H100_SXM, _MM_H100, _KERNEL_OTHER, _STREAM_HOPPER, _MM_H100_FP8,
+           _ATT_H100),
+    _entry("h100-pcie", _BW_H100_PCIE, _MM_NONE, _KERNEL_OTHER, _STREAM_HOPPER, _MM_H100_FP8,
+           _ATT_H100),
     _entry("h200", _BW_H200, _MM_H100, _KERNEL_HBM, _STREAM_H200, _MM_H200_FP8, _ATT_H100),
     _entry("b200", _BW_HBM, _MM_B200, _KERNEL_OTHER, _STREAM_OTHER, _MM_B200_FP8),
     _entry("l4", _BW_ADA, _MM_NONE, _KERNEL_ADA, _STREAM_ADA),
