@@ -417,15 +417,17 @@ def calibrated_parts(kernels: "Sequence[tuple[Sequence[Op], int]]", device: "str
     reads_cache = np.asarray(reads_cache, bool)
     acc = dict.fromkeys(CALIBRATED_PARTS, 0.0)
     for ops, calls in kernels:
-        t = 0.0
+        t, streams = 0.0, False
         for op in ops:
+            # a matrix product that reads weights: dequantised on the way, streamed from DRAM
+            weights = op.roof == "matmul" and bool(np.any(np.asarray(op.bytes_weights)))
+            streams = streams or weights
             math = [np.asarray(u, float) / (eta_math.get(op.roof, 1.0) if unit == "tensor"
                                             else 1.0)
                     for unit, u in _unit_times(op, roofs, dev.exp_throughput).items()]
             math = np.maximum.reduce([np.zeros(np.shape(op.flops)), *math])
             eta_bw = eff.bandwidth.value
-            if dequant is not None and op.roof == "matmul" and np.any(
-                    np.asarray(op.bytes_weights)):
+            if dequant is not None and weights:
                 eta_bw *= dequant.value
             mem = np.asarray(op.bytes, float) / (dev.memory_bandwidth * eta_bw)
             acc["memory"] = acc["memory"] + np.where(mem >= math, mem, 0.0)
@@ -433,8 +435,6 @@ def calibrated_parts(kernels: "Sequence[tuple[Sequence[Op], int]]", device: "str
             t = t + np.maximum(mem, math)
         if calls == 0:
             continue
-        streams = any(op.roof == "matmul" and np.any(np.asarray(op.bytes_weights))
-                      for op in ops)
         fixed = (eff.streaming_kernel_s if streams else eff.kernel_s).value
         if ops[0].name in transformer.ATTENTION_OPS:
             fixed = np.where(reads_cache, eff.attention_call_s.value, fixed)
