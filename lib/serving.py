@@ -77,6 +77,7 @@ import dataclasses
 import functools
 from collections import deque
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,7 @@ __all__ = ["SCHEDULERS", "ALLOCATORS", "COSTS", "PREEMPTIONS", "PERCENTILES",
            "simulate", "static_slot_share", "host_link_bandwidth", "sweep_rates",
            "sweep_batches", "Timeline",
            "timeline", "RateSearch", "max_rate", "OPT_13B_CONFIG", "opt_13b", "sharegpt",
-           "kwon_fig13a"]
+           "kwon_fig13a", "CHAT"]
 
 #: The schedulers :func:`simulate` runs.
 SCHEDULERS = ("static", "continuous", "chunked", "disaggregated")
@@ -116,6 +117,9 @@ DEFAULT_CHUNK_TOKENS = 2048
 #: vLLM's smallest default token budget without chunked prefill (``max(max_model_len,
 #: 2048)``, vllm_engine_args).
 _MIN_STEP_TOKENS = 2048
+#: Chapter 15's chat-like requests, as :func:`workload` keywords: lognormal lengths with means
+#: of 512 prompt and 256 output tokens, coefficient of variation 1.
+CHAT = MappingProxyType(dict(prompt_len=512, output_len=256, length_dist="lognormal", cv=1.0))
 
 _NOT_ARRIVED, _WAITING, _PREFILL, _DECODE, _DONE, _SWAPPED = range(6)
 

@@ -9,7 +9,7 @@ from lib.exercises import register
 
 MODEL, DEVICE = "llama-3-8b", "h100-sxm"
 #: The chapter's chat-like requests: lognormal lengths, mean 512 prompt and 256 output tokens.
-CHAT = dict(prompt_len=512, output_len=256, length_dist="lognormal", cv=1.0)
+CHAT = serving.CHAT
 #: Exercise 1 (a), by hand: one static batch of four requests, alike but for their outputs.
 STATIC_PROMPT, STATIC_OUTPUTS = 200, (100, 200, 300, 1000)
 #: Exercise 1 (b), by hand: Little's law at this rate, chat requests, continuous batching.
@@ -26,9 +26,13 @@ BURST_N, BURST_PROMPT, BURST_OUTPUT = 64, 500, 50
 
 
 @lru_cache(maxsize=1)
+def _chat_at_little_rate() -> serving.Workload:
+    return serving.workload(LITTLE_N, rate=LITTLE_RATE, seed=0, model=MODEL, **CHAT)
+
+
+@lru_cache(maxsize=1)
 def _little() -> serving.Result:
-    w = serving.workload(LITTLE_N, rate=LITTLE_RATE, seed=0, model=MODEL, **CHAT)
-    return serving.simulate(w, MODEL, DEVICE)
+    return serving.simulate(_chat_at_little_rate(), MODEL, DEVICE)
 
 
 @lru_cache(maxsize=2)
@@ -51,8 +55,7 @@ def _burst_ratio() -> float:
 
 
 def _loaded_gain() -> float:
-    w = serving.workload(LITTLE_N, rate=LITTLE_RATE, seed=0, model=MODEL, **CHAT)
-    static = serving.simulate(w, MODEL, DEVICE, scheduler="static")
+    static = serving.simulate(_chat_at_little_rate(), MODEL, DEVICE, scheduler="static")
     return _little().sustained_tokens_per_s / static.sustained_tokens_per_s
 
 

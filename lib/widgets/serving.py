@@ -33,8 +33,7 @@ __all__ = ["ServingExplorer", "LENGTHS", "RATES", "BATCHES", "N_REQUESTS", "MODE
 MODEL, DEVICE = "llama-3-8b", "h100-sxm"
 #: Request shapes: label -> :func:`lib.serving.workload` keywords (lognormal lengths, cv 1).
 LENGTHS = {
-    "chat: 512 in, 256 out": dict(prompt_len=512, output_len=256, length_dist="lognormal",
-                                  cv=1.0),
+    "chat: 512 in, 256 out": serving.CHAT,
     "long prompts: 3,000 in, 250 out": dict(prompt_len=3000, output_len=250,
                                             length_dist="lognormal", cv=1.0),
 }
