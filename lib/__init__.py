@@ -58,4 +58,4 @@ Import what you need explicitly, e.g. ``from lib import hardware, roofline``.
 
 #: The book's and the package's version (pyproject.toml reads it; CITATION.cff, CHANGELOG.md
 #: and the website's footer must agree: tests/test_publishing.py).
-__version__ = "0.4.0"
+__version__ = "0.5.0"

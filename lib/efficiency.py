@@ -10,6 +10,9 @@ evidence for both, each factor with its provenance (:class:`lib.hardware.Provena
   STREAM run is published);
 * ``matmul`` and ``matmul_fp8``: the fraction of the dense peak the best large matrix
   product reaches (MAMF: a shape search over ``torch.matmul``);
+* ``matmul_shapes``: the fraction of that best shape's speed a model's own layer shapes
+  reach (MAMF's author: a sweep at ``N = K = 4096`` finds 80-90% of it), common to every
+  device;
 * ``attention``: the fraction of the peak a fused attention kernel reaches
   (FlashAttention-2 and -3);
 * ``kernel_s``: the time one kernel costs back to back when a step is replayed as a
@@ -35,8 +38,10 @@ what. :func:`lib.inference.forward` applies them (``estimate_s``):
                (+ the host's launches where they are slower, without CUDA graphs)
                + the tensor-parallel all-reduces (lib.comm, already latency-aware)
 
-with ``t_fixed`` the streaming kernel's cost for a matrix product that reads weights, the
-decode-attention call's for one that reads a KV cache, and ``kernel_s`` for the rest.
+with ``eta_c`` the matmul factor times ``matmul_shapes`` for a layer's matrix products (the
+attention factor for attention's), and ``t_fixed`` the streaming kernel's cost for a matrix
+product that reads weights, the decode-attention call's for one that reads a KV cache, and
+``kernel_s`` for the rest.
 
 Introduced in chapters/08_model_vs_reality.ipynb.
 
@@ -254,6 +259,15 @@ _STREAM_ADA = _e(_A40_STREAM, _STREAMING, "the A40's (Ampere, GDDR6 like the L40
                  "scatter by more than the intercept")
 _STREAM_OTHER = _e(_A100_STREAM, _STREAMING, "no measurement for this device: the A100's, the "
                    "larger of the two HBM parts fitted (the H200's is 1.8 µs)")
+_MAMF_SWEEP = Source(
+    "https://github.com/stas00/ml-engineering/blob/744d01e18b79512572f64a6bbd8b5f4a725203a7/"
+    "compute/accelerator/benchmarks/README.md#maximum-achievable-matmul-flops-finder",
+    "'Examples of usage', 1: './mamf-finder.py --m_range 0 20480 256 --n 4096 --k 4096' 'should "
+    "give around 80-90% of the maximum achievable result'; the table's MAMF is the best shape "
+    "of a much wider search", _READ, "stas_ml_engineering")
+_SHAPES = _e(0.85, _MAMF_SWEEP, "the middle of the 'around 80-90%' of MAMF that the finder's "
+             "author says its quick sweep finds: M from 256 to 20,480 at N = K = 4096, the width "
+             "of a 7B model's layers. MAMF is the best of a far wider search over shapes")
 _HOST = _e(5e-6, _HTA, "the low end of Meta's 5-20 µs, as chapter 6's timeline uses")
 _ATT_CALL = _d(15e-6, _FLASHINFER,
                "H100 SXM, Figure 6: batch 1 at 1k tokens reaches about 22% of the bandwidth "
@@ -281,6 +295,7 @@ class Efficiency:
     streaming_kernel_s: Factor
     host_s: Factor = _HOST
     attention_call_s: Factor = _ATT_CALL
+    matmul_shapes: Factor = _SHAPES
 
     def matmul_for(self, compute_dtype: str) -> Factor:
         """The matmul factor for a compute precision (FP8 has its own where measured)."""
@@ -380,20 +395,23 @@ def table(devices: "list[str] | None" = None) -> Table:
 
 
 def common_table() -> Table:
-    """The factors every device shares: the host's eager launch, a decode-attention call's
-    fixed cost and the weight-only formats' dequantising efficiency, each with its kind,
+    """The factors every device shares: how much of MAMF a model's layer shapes reach, the
+    host's eager launch, a decode-attention call's fixed cost and the weight-only formats'
+    dequantising efficiency, each with its kind,
     its source's bibliography key and its note.
 
     Introduced in chapters/08_model_vs_reality.ipynb.
 
     Examples
     --------
-    >>> [row[:3] for row in common_table().rows][:2]   # doctest: +NORMALIZE_WHITESPACE
-    [('t_host eager launch', '5.0 µs', 'estimated'),
+    >>> [row[:3] for row in common_table().rows][:3]   # doctest: +NORMALIZE_WHITESPACE
+    [('η_shape layer shapes', '0.85', 'estimated'),
+     ('t_host eager launch', '5.0 µs', 'estimated'),
      ('t_attn decode-attention call', '15.0 µs', 'derived')]
     """
     e = get("h100-sxm")
-    chosen = [("t_host eager launch", e.host_s),
+    chosen = [("η_shape layer shapes", e.matmul_shapes),
+              ("t_host eager launch", e.host_s),
               ("t_attn decode-attention call", e.attention_call_s),
               *((f"η_deq {fmt} weights", WEIGHT_ONLY[fmt]) for fmt in ("int4", "int8"))]
     rows = [[name, f"{f.value * 1e6:.1f} µs" if f.value < 1e-3 else f"{f.value:.3g}",

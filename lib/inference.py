@@ -388,7 +388,8 @@ def calibrated_parts(kernels: "Sequence[tuple[Sequence[Op], int]]", device: "str
     bytes over the whole forward) and its launches per forward. Each op takes the longer of
     its bytes at the sustained bandwidth (a weight-only format's GEMMs also at its
     dequantising efficiency) and its math on each unit (tensor-core time over the achieved
-    fraction of the peak); that counts as ``"memory"`` or ``"math"``. Each launch adds the
+    fraction of the peak: a layer's matrix products at MAMF times the layer shapes' share of
+    it); that counts as ``"memory"`` or ``"math"``. Each launch adds the
     device's per-kernel cost (``"per-kernel"``): a streaming kernel's where the kernel reads
     weights from DRAM, an attention call's where it reads a KV cache (``reads_cache``), and
     the cache-resident kernel's otherwise. Launched eagerly, a kernel shorter than the
@@ -413,7 +414,8 @@ def calibrated_parts(kernels: "Sequence[tuple[Sequence[Op], int]]", device: "str
     roofs = _roofs(dev, cd, act_dtype)
     eff = efficiency.get(dev)
     dequant = efficiency.WEIGHT_ONLY.get(weight_dtype)
-    eta_math = {"matmul": eff.matmul_for(cd).value, "attention": eff.attention.value}
+    eta_math = {"matmul": eff.matmul_for(cd).value * eff.matmul_shapes.value,
+                "attention": eff.attention.value}
     reads_cache = np.asarray(reads_cache, bool)
     acc = dict.fromkeys(CALIBRATED_PARTS, 0.0)
     for ops, calls in kernels:

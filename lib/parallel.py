@@ -625,7 +625,7 @@ def chunked_prefill(model: "str | ModelConfig", device: "str | Device", prompt_l
     >>> c.chunks, round(c.floor_work_s * 1e3, 2), round(c.floor_path_s * 1e3, 2)
     (4, 11.07, 22.8)
     >>> round(c.floor_s * 1e3, 2), round(c.time_s * 1e3, 1)
-    (22.8, 40.9)
+    (22.8, 46.8)
     >>> chunked_prefill("llama-2-7b", "a100-sxm-80gb", 2048, 512, pp=64)
     Traceback (most recent call last):
     ...
@@ -837,7 +837,7 @@ def sharding_options(model: "str | ModelConfig", device: "str | Device", devices
     --------
     >>> rows = sharding_options("llama-3-70b", "h100-sxm", 8, batch=16)
     >>> [(r.tp, r.pp) for r in rows if r.meets]
-    [(4, 1), (8, 1), (4, 2)]
+    [(8, 1)]
     """
     m, dev = models.get(model), hardware.get(device)
     n = int(positive("devices", devices, integer=True))

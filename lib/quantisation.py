@@ -389,7 +389,7 @@ def threshold_batch(model: "str | ModelConfig", device: "str | Device", context:
     Examples
     --------
     >>> threshold_batch("llama-3-8b", "h100-sxm", [1024, 8192], 1.5, weight_dtype="int4").tolist()
-    [90.0, 13.0]
+    [82.0, 13.0]
     >>> threshold_batch("llama-3-8b", "h100-sxm", 1024, 5.0, weight_dtype="int4")   # never 5x
     0.0
     """

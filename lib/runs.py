@@ -580,7 +580,7 @@ def interleaved_prefill_s(run: "str | Run", time: str = "estimate_s") -> float:
     --------
     >>> key = "nim180-l33-70b-fp8-h100-tp2-5000-500-c50-itl"   # 50 users, 5000-token prompts
     >>> round(interleaved_prefill_s(key) * 1e3, 1)               # ms per decode step
-    34.3
+    38.6
     """
     r = get(run)
     if r.phase == "prefill":

@@ -68,7 +68,7 @@ Examples
 >>> r.requests_completed, r.tokens_generated
 (200, 40000)
 >>> round(float(np.percentile(r.ttft_s, 50)) * 1e3, 1)      # ms
-14.1
+16.2
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ def test_every_catalog_device_has_factors_with_provenance():
     assert set(EFFICIENCIES) == set(hardware.names())
     for e in EFFICIENCIES.values():
         for name in ("bandwidth", "matmul", "matmul_fp8", "attention", "kernel_s",
-                     "streaming_kernel_s", "host_s", "attention_call_s"):
+                     "streaming_kernel_s", "host_s", "attention_call_s", "matmul_shapes"):
             f = getattr(e, name)
             assert f.provenance.kind in hardware.KINDS
             assert f.provenance.source.bibkey and f.provenance.source.url.startswith("http")
@@ -56,6 +56,29 @@ def test_launch_costs_and_int4_kernel_by_hand():
     assert WEIGHT_ONLY["int4"].value == pytest.approx(3.59 / 3.87, abs=1e-3)   # Marlin's plot
     assert efficiency.get("h100-sxm").matmul_for("fp8").value == pytest.approx(1402.6 / 1978.9,
                                                                                abs=5e-4)
+
+
+def test_layer_shapes_take_the_middle_of_the_finders_quick_sweep():
+    # ml-engineering: a sweep of M at N = K = 4096 'should give around 80-90%' of MAMF
+    shapes = efficiency.get("h100-sxm").matmul_shapes
+    assert shapes.value == pytest.approx((0.80 + 0.90) / 2)
+    assert shapes.provenance.kind == "estimated" and "80-90%" in shapes.provenance.source.where
+    assert all(e.matmul_shapes == shapes for e in EFFICIENCIES.values())   # one for every device
+
+
+def test_compute_bound_matrix_product_runs_at_mamf_times_the_layer_shapes():
+    """One layer's gate projection over a 4,096-token prompt: compute-bound, so its
+    calibrated time is its FLOPs over the peak times MAMF's fraction times the shapes'."""
+    from lib import transformer
+    p = transformer.forward_pass("llama-2-7b", 1, 4096)
+    op = next(o for o in transformer.ops(p) if o.roof == "matmul" and o.bytes_weights > 0
+              and o.calls)
+    e = efficiency.get("a100-sxm-80gb")
+    parts = inference.calibrated_parts([((op,), op.calls)], "a100-sxm-80gb", "bf16", "bf16")
+    by_hand = op.flops / (312e12 * e.matmul.value * e.matmul_shapes.value)
+    assert parts["memory"] == 0.0
+    assert parts["math"] == pytest.approx(by_hand, rel=1e-9)
+    assert parts["per-kernel"] == pytest.approx(op.calls * e.streaming_kernel_s.value)
 
 
 def test_streaming_fit_recovers_a_line_and_the_published_runs():

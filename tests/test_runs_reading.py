@@ -111,9 +111,9 @@ def test_interleaved_prefills_explain_the_serving_benchmarks_tpot():
     assert np.allclose(np.array(share) / share[0], [1, 5, 25, 50])        # batch / output
     first = inference.prefill("llama-3-70b", "h100-sxm", 1, 5000, weight_dtype="fp8", tp=2)
     assert share[0] == pytest.approx(first.estimate_s / 500)
-    # chapter 8's claim: with them, every concurrency is within 15% (without: up to 48% off)
+    # chapter 8's claim: with them, every concurrency is within 20% (without: up to 48% off)
     for p, extra in zip(runs.compare(keys), share):
-        assert abs((p.estimate_s + extra) / p.measured_s - 1) < 0.15
+        assert abs((p.estimate_s + extra) / p.measured_s - 1) < 0.2
     assert min(runs.error(p) for p in runs.compare(keys)) < -0.4
     with pytest.raises(ValueError, match="is a prefill"):
         runs.interleaved_prefill_s("nim180-l33-70b-fp8-h100-tp2-5000-500-c1-ttft")
@@ -133,5 +133,6 @@ def test_the_factor_table_shows_every_device_and_cites_known_keys():
     l40s = dict(zip(t.header, t.rows[[r[0] for r in t.rows].index("l40s")]))
     assert l40s["η_β bandwidth"].endswith("e [1]")      # borrowed from the L40: estimated
     common = efficiency.common_table()
-    assert [r[2] for r in common.rows] == ["estimated", "derived", "derived", "estimated"]
+    assert [r[2] for r in common.rows] == ["estimated", "estimated", "derived", "derived",
+                                           "estimated"]
     assert {r[3] for r in common.rows} <= bibkeys
