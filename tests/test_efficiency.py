@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib import efficiency, hardware, inference, measurements
+from lib import efficiency, hardware, inference, measurements, transformer
 from lib.efficiency import EFFICIENCIES, WEIGHT_ONLY
 
 
@@ -67,12 +67,10 @@ def test_layer_shapes_take_the_middle_of_the_finders_quick_sweep():
 
 
 def test_compute_bound_matrix_product_runs_at_mamf_times_the_layer_shapes():
-    """One layer's gate projection over a 4,096-token prompt: compute-bound, so its
-    calibrated time is its FLOPs over the peak times MAMF's fraction times the shapes'."""
-    from lib import transformer
+    """The QKV projections of a 4,096-token prompt: compute-bound, so their calibrated time
+    is their FLOPs over the peak times MAMF's fraction times the shapes'."""
     p = transformer.forward_pass("llama-2-7b", 1, 4096)
-    op = next(o for o in transformer.ops(p) if o.roof == "matmul" and o.bytes_weights > 0
-              and o.calls)
+    op = next(o for o in transformer.ops(p) if o.name == "QKV projection")
     e = efficiency.get("a100-sxm-80gb")
     parts = inference.calibrated_parts([((op,), op.calls)], "a100-sxm-80gb", "bf16", "bf16")
     by_hand = op.flops / (312e12 * e.matmul.value * e.matmul_shapes.value)
