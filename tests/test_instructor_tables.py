@@ -73,6 +73,14 @@ def test_drawing_call(source, expected):
 
 
 NUMBER = re.compile(r"(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+#: A number with what it measures: a percentage, or a ratio written ×, x or "times" (not a
+#: dimension such as "640 × 640").
+RATIO = re.compile(r"(?<![\w.,])((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"
+                   r"(%|(?:\s?[×x]|\s+times)(?!\w|\s?\d))")
+
+
+def _ratios(text: str) -> set[tuple[str, str]]:
+    return {(v, "%" if u == "%" else "×") for v, u in RATIO.findall(text)}
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +93,11 @@ def reader(tmp_path_factory):
 
 
 def test_every_number_in_the_misconceptions_is_one_its_chapter_prints(reader):
-    """The notes quote the chapters' numbers; each must still be in the chapter (its text with
-    the glued values filled in, or a cell's output), so a re-run that moves a number cannot
-    leave the guide quoting the old one."""
+    """The notes quote the chapters' numbers; each must still be a number the chapter prints
+    (its text with the glued values filled in, or a cell's output), so a re-run that moves a
+    number cannot leave the guide quoting the old one. Numbers are compared whole ("24" is not
+    found inside "241"), and a percentage or a ratio must be one the chapter prints as a
+    percentage or a ratio ("24%" is not found in "24 GB")."""
     page = it.PAGE.read_text(encoding="utf-8")
     section = page[page.index("## Misconceptions students bring"):page.index("## Assignments")]
     parts = re.split(r"^### Chapter (\d+) ", section, flags=re.M)
@@ -99,7 +109,11 @@ def test_every_number_in_the_misconceptions_is_one_its_chapter_prints(reader):
             str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
             + str(o.get("data", {}).get("text/html", ""))
             for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-        quoted = set(NUMBER.findall(re.sub(r"`[^`]*`", "", body)))
-        missing = sorted(x for x in quoted if x not in printed)
+        prose = re.sub(r"`[^`]*`", "", body)
+        missing = sorted(set(NUMBER.findall(prose)) - set(NUMBER.findall(printed)))
         assert not missing, (f"Chapter {n}: the guide quotes {missing}, which the chapter no "
                              "longer prints")
+        # "100%" is a bound the notes state ("above 100%"), not a measured share
+        unmatched = sorted(_ratios(prose) - _ratios(printed) - {("100", "%")})
+        assert not unmatched, (f"Chapter {n}: the guide quotes {unmatched}, which the chapter "
+                               "does not print as a percentage or a ratio")
