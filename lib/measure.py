@@ -50,7 +50,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -244,15 +244,28 @@ def bus_bytes(kernel: str, n: ArrayLike) -> Any:
 
 class _Rates:
     """Rates of a sweep's timed points from its counts and median times (the fields
-    ``bytes_moved``, ``median_s`` and, for :class:`_FlopRates`, ``flops``)."""
+    ``bytes_moved``, ``median_s`` and, for :class:`_FlopRates`, ``flops``), and the sweep as
+    plain data."""
 
     bytes_moved: np.ndarray
     median_s: np.ndarray
+    provenance: Provenance
 
     @property
     def bandwidth(self) -> np.ndarray:
         """Bytes moved over the median time, byte/s."""
         return self.bytes_moved / self.median_s
+
+    def _plain(self, *derived: str) -> dict[str, Any]:
+        """Plain data for JSON: every field in order, then the ``derived`` properties, then the
+        provenance; arrays as lists."""
+        def plain(v: Any) -> Any:
+            return v.tolist() if isinstance(v, np.ndarray) else v
+        out = {f.name: plain(getattr(self, f.name)) for f in fields(self)  # type: ignore[arg-type]
+               if f.name != "provenance"}
+        out.update({d: plain(getattr(self, d)) for d in derived})
+        out["provenance"] = self.provenance.to_dict()
+        return out
 
 
 class _FlopRates(_Rates):
@@ -291,10 +304,7 @@ class BandwidthSweep(_Rates):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
-        return {"kernel": self.kernel, "working_set_bytes": self.working_set_bytes.tolist(),
-                "bytes_moved": self.bytes_moved.tolist(), "median_s": self.median_s.tolist(),
-                "q1_s": self.q1_s.tolist(), "q3_s": self.q3_s.tolist(),
-                "bandwidth": self.bandwidth.tolist(), "provenance": self.provenance.to_dict()}
+        return self._plain("bandwidth")
 
 
 def bandwidth_sweep(sizes: ArrayLike, kernel: str = "add", *, repeats: int = 5,
@@ -460,9 +470,7 @@ class GemmSweep(_FlopRates):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
-        return {"dtype": self.dtype, **{f: getattr(self, f).tolist() for f in
-                ("m", "n", "k", "flops", "bytes_moved", "median_s", "q1_s", "q3_s",
-                 "flop_rate")}, "peak": self.peak, "provenance": self.provenance.to_dict()}
+        return self._plain("flop_rate", "peak")
 
 
 def _gemm_counts(m: np.ndarray, n: np.ndarray, k: np.ndarray, dtype: str
@@ -589,10 +597,7 @@ class DialledSweep(_FlopRates):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
-        return {"r": self.r.tolist(), "stride": self.stride.tolist(), "n": self.n,
-                "block": self.block, **{f: getattr(self, f).tolist() for f in
-                   ("flops", "bytes_moved", "median_s", "q1_s", "q3_s", "intensity",
-                    "flop_rate")}, "provenance": self.provenance.to_dict()}
+        return self._plain("intensity", "flop_rate")
 
 
 def dialled_sweep(rs: ArrayLike, strides: Sequence[int] = (), array_bytes: int = 128 * MiB,
